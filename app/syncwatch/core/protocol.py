@@ -197,7 +197,9 @@ def parse_frame(data: str | bytes | bytearray | memoryview) -> Frame:
     if parse is None:
         if "type" not in obj:
             raise ProtocolError("missing", field="type")
-        raise ProtocolError(f"unknown frame type {_show(frame_type)}", field="type", code="unknown_type")
+        raise ProtocolError(
+            f"unknown frame type {_show(frame_type)}", field="type", code="unknown_type"
+        )
     counter = _KeyCounter()
     frame = parse(obj, counter)
     _check_duplicate_keys(raw, counter.quotes)
@@ -395,7 +397,12 @@ def parse_timestamp(text: str, *, field: str = "timestamp") -> int:
             if not fraction:
                 return base
             digits = fraction[1:]
-            if fraction[0] == "." and 0 < len(digits) <= 9 and digits.isascii() and digits.isdigit():
+            if (
+                fraction[0] == "."
+                and 0 < len(digits) <= 9
+                and digits.isascii()
+                and digits.isdigit()
+            ):
                 return base + int((digits + "00000")[:6])
     return _parse_timestamp_slow(text, field)
 
@@ -413,7 +420,9 @@ def _parse_timestamp_slow(text: str, field: str) -> int:
     try:
         moment = datetime(year, month, day, hour, minute, second, 0, tzinfo=UTC)
     except ValueError as exc:
-        raise ProtocolError(f"{_show(text)} is not a valid date-time ({exc})", field=field) from None
+        raise ProtocolError(
+            f"{_show(text)} is not a valid date-time ({exc})", field=field
+        ) from None
     offset_min = 0
     if not zulu:
         oh, om = int(off_h), int(off_m)
@@ -486,7 +495,8 @@ def _parse_update(obj: dict[str, Any], counter: _KeyCounter, path: str = "") -> 
             f"{_show(operation_type)} is not a short lowercase name (upload, download, ...)",
             field=path + "operation_type",
         )
-    status = _STATUSES.get(get("status"))  # type: ignore[arg-type]
+    status_value = get("status")
+    status = _STATUSES.get(status_value) if type(status_value) is str else None
     if status is None:
         status_text = _req_str(obj, "status", path, 16)
         raise ProtocolError(
@@ -504,7 +514,9 @@ def _parse_update(obj: dict[str, Any], counter: _KeyCounter, path: str = "") -> 
     if seq is not None and (type(seq) is not int or not 0 < seq <= MAX_SAFE_INT):
         seq = _int(seq, "seq", path, minimum=1)
     bytes_done = get("bytes_done")
-    if bytes_done is not None and (type(bytes_done) is not int or not 0 <= bytes_done <= MAX_SAFE_INT):
+    if bytes_done is not None and (
+        type(bytes_done) is not int or not 0 <= bytes_done <= MAX_SAFE_INT
+    ):
         bytes_done = _int(bytes_done, "bytes_done", path)
     bytes_total = get("bytes_total")
     if bytes_total is not None:
@@ -712,7 +724,12 @@ def frame_to_dict(frame: Frame) -> dict[str, Any]:
     if isinstance(frame, Batch):
         return {"type": "batch", "updates": [update_to_dict(u) for u in frame.updates]}
     if isinstance(frame, Hello):
-        return {"type": "hello", "protocol": frame.protocol, "hub_id": frame.hub_id, "seq": frame.seq}
+        return {
+            "type": "hello",
+            "protocol": frame.protocol,
+            "hub_id": frame.hub_id,
+            "seq": frame.seq,
+        }
     if isinstance(frame, Subscribe):
         return {"type": "subscribe", "since": frame.since, "hub_id": frame.hub_id}
     if isinstance(frame, Snapshot):
