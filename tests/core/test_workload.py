@@ -13,6 +13,8 @@ import re
 from collections import Counter, defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncwatch.core.health import HealthStatus, score_operations
 from syncwatch.core.metrics import MetricsWindow
@@ -59,9 +61,6 @@ def health_samples(
     return samples
 
 
-QUIET = {"burst_every_s": None}
-
-
 # ---------------------------------------------------------------------- determinism
 
 
@@ -106,35 +105,34 @@ def test_every_update_is_valid_on_the_wire_and_left_for_the_reporter_to_number()
     assert timestamps == sorted(timestamps)
 
 
-def test_each_operation_follows_a_real_life_cycle() -> None:
-    """queued -> in_progress (ticks with growing bytes) -> completed | failed | cancelled,
-    and failed -> in_progress for a retry, never anything else."""
-    config = WorkloadConfig(rate_ops_per_min=120, error_rate_pct=15, max_attempts=3)
+ALLOWED_STEPS = {
+    (Status.QUEUED, Status.IN_PROGRESS),
+    (Status.QUEUED, Status.CANCELLED),
+    (Status.IN_PROGRESS, Status.IN_PROGRESS),
+    (Status.IN_PROGRESS, Status.COMPLETED),
+    (Status.IN_PROGRESS, Status.FAILED),
+    (Status.FAILED, Status.IN_PROGRESS),
+}
+
+
+def check_life_cycles(updates: list[SyncUpdate], max_attempts: int) -> int:
+    """Assert every operation's updates form a real life cycle; return the retries seen."""
     by_op: dict[str, list[SyncUpdate]] = defaultdict(list)
-    for update in simulate(config, 2, 20):
+    for update in updates:
         by_op[update.operation_id].append(update)
-    allowed = {
-        (Status.QUEUED, Status.IN_PROGRESS),
-        (Status.QUEUED, Status.CANCELLED),
-        (Status.IN_PROGRESS, Status.IN_PROGRESS),
-        (Status.IN_PROGRESS, Status.COMPLETED),
-        (Status.IN_PROGRESS, Status.FAILED),
-        (Status.FAILED, Status.IN_PROGRESS),
-    }
     retried = 0
-    for updates in by_op.values():
-        assert updates[0].status is Status.QUEUED
-        attempts = 1 + sum(u.status is Status.FAILED for u in updates[:-1])
-        assert attempts <= config.max_attempts
-        for before, after in itertools.pairwise(updates):
-            assert (before.status, after.status) in allowed
+    for steps in by_op.values():
+        assert steps[0].status is Status.QUEUED
+        assert 1 + sum(u.status is Status.FAILED for u in steps[:-1]) <= max_attempts
+        for before, after in itertools.pairwise(steps):
+            assert (before.status, after.status) in ALLOWED_STEPS
             if before.status is Status.FAILED:
                 retried += 1
                 assert after.progress == 0.0
             elif before.status is after.status is Status.IN_PROGRESS:
                 assert after.progress >= before.progress
                 assert (after.bytes_done or 0) >= (before.bytes_done or 0)
-        for update in updates:
+        for update in steps:
             if update.bytes_total is not None:
                 assert update.bytes_done is not None
                 assert 0 <= update.bytes_done <= update.bytes_total
@@ -142,7 +140,38 @@ def test_each_operation_follows_a_real_life_cycle() -> None:
                 assert update.error in ERRORS[update.operation_type]
             else:
                 assert update.error is None
-    assert retried > 20
+    return retried
+
+
+def test_each_operation_follows_a_real_life_cycle() -> None:
+    """queued -> in_progress (ticks with growing bytes) -> completed | failed | cancelled,
+    and failed -> in_progress for a retry, never anything else."""
+    config = WorkloadConfig(rate_ops_per_min=120, error_rate_pct=15, max_attempts=3)
+    assert check_life_cycles(simulate(config, 2, 20), config.max_attempts) > 20
+
+
+configs = st.builds(
+    WorkloadConfig,
+    rate_ops_per_min=st.floats(0, 900),
+    error_rate_pct=st.floats(0, 100),
+    agents=st.integers(1, 7),
+    burst_every_s=st.sampled_from([None, 60.0]),
+    burst_size=st.integers(1, 50),
+    max_attempts=st.integers(1, 5),
+    cancel_rate_pct=st.floats(0, 50),
+    tick_s=st.sampled_from([0.05, 0.25, 1.0, 5.0]),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(config=configs, seed=st.integers(0, 2**32))
+def test_any_valid_setting_gives_valid_updates_and_life_cycles(
+    config: WorkloadConfig, seed: int
+) -> None:
+    updates = simulate(config, seed, 3)
+    for update in updates:
+        assert parse_update(encode_update(update), from_publisher=True) == update
+    check_life_cycles(updates, config.max_attempts)
 
 
 def test_media_sizes_and_paths_look_like_a_real_library() -> None:
@@ -157,22 +186,30 @@ def test_media_sizes_and_paths_look_like_a_real_library() -> None:
     assert 1.5 < photo_mb[len(photo_mb) // 2] < 8  # a few MB
     assert max(photo_mb) > 15  # RAW files
     assert max(video_mb) > 500  # camera footage reaches GBs
-    assert all(re.fullmatch(r"Photos/20\d\d/\d\d/\w+\.(JPG|HEIC|CR3|ARW)", u.item or "") for u in photos)
-    assert all(re.fullmatch(r"Video/20\d\d-\d\d [\w-]+/\w+\.(MP4|MOV)", u.item or "") for u in videos)
+    assert all(
+        re.fullmatch(r"Photos/20\d\d/\d\d/\w+\.(JPG|HEIC|CR3|ARW)", u.item or "") for u in photos
+    )
+    assert all(
+        re.fullmatch(r"Video/20\d\d-\d\d [\w-]+/\w+\.(MP4|MOV)", u.item or "") for u in videos
+    )
     types = Counter(u.operation_type for u in firsts)
     assert {"upload", "download", "delete", "metadata", "scan"} <= set(types)
     assert types["upload"] > types["delete"]
 
 
 def test_agents_report_under_their_own_names_and_respect_their_concurrency() -> None:
-    config = WorkloadConfig(rate_ops_per_min=600, agents=3, **QUIET)  # overloaded
+    config = WorkloadConfig(rate_ops_per_min=600, agents=3, burst_every_s=None)  # overloaded
     updates = simulate(config, 5, 5)
     names = {p.name: p for p in agent_profiles(3)}
-    assert {u.source for u in updates} == set(names) == {
-        "nas-photos",
-        "laptop-camera-roll",
-        "studio-video",
-    }
+    assert (
+        {u.source for u in updates}
+        == set(names)
+        == {
+            "nas-photos",
+            "laptop-camera-roll",
+            "studio-video",
+        }
+    )
     running: dict[str, set[str]] = defaultdict(set)
     for update in updates:
         ops = running[update.source or ""]
@@ -192,16 +229,14 @@ def test_more_than_five_agents_get_distinct_names() -> None:
 def test_an_import_queues_a_burst_of_photos_on_one_agent() -> None:
     config = WorkloadConfig(rate_ops_per_min=1, burst_every_s=60, burst_size=200)
     updates = simulate(config, 6, 3)
-    queued_at = Counter(
-        (u.timestamp_us, u.source) for u in updates if u.status is Status.QUEUED
-    )
+    queued_at = Counter((u.timestamp_us, u.source) for u in updates if u.status is Status.QUEUED)
     (_, source), size = queued_at.most_common(1)[0]
     assert size >= 200
     assert source == "laptop-camera-roll"
 
 
 def test_zero_rate_and_no_bursts_is_silent() -> None:
-    assert simulate(WorkloadConfig(rate_ops_per_min=0, **QUIET), 1, 10) == []
+    assert simulate(WorkloadConfig(rate_ops_per_min=0, burst_every_s=None), 1, 10) == []
 
 
 @pytest.mark.parametrize(
@@ -213,6 +248,7 @@ def test_zero_rate_and_no_bursts_is_silent() -> None:
         ("agents", 0),
         ("agents", 2.5),
         ("burst_every_s", 0),
+        ("burst_every_s", float("inf")),
         ("max_attempts", True),
     ],
 )
@@ -226,7 +262,9 @@ def test_bad_settings_are_refused_with_the_setting_named(field: str, value: obje
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_low_failure_rate_stays_healthy(seed: int) -> None:
-    samples = health_samples(WorkloadConfig(rate_ops_per_min=30, error_rate_pct=2, **QUIET), seed)
+    samples = health_samples(
+        WorkloadConfig(rate_ops_per_min=30, error_rate_pct=2, burst_every_s=None), seed
+    )
     assert all(rate < 5 for _, rate, _ in samples)
     healthy = sum(status is HealthStatus.HEALTHY for status, _, _ in samples)
     assert healthy >= 0.9 * len(samples)  # a rare moment with > 10 active is a warning
@@ -234,19 +272,23 @@ def test_a_low_failure_rate_stays_healthy(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_seven_and_a_half_percent_failures_is_a_warning(seed: int) -> None:
-    samples = health_samples(WorkloadConfig(rate_ops_per_min=80, error_rate_pct=7.5, **QUIET), seed)
+    samples = health_samples(
+        WorkloadConfig(rate_ops_per_min=80, error_rate_pct=7.5, burst_every_s=None), seed
+    )
     assert all(status is HealthStatus.WARNING for status, _, _ in samples)
     assert all(5 < rate <= 10 for _, rate, _ in samples)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_twenty_percent_failures_is_critical(seed: int) -> None:
-    samples = health_samples(WorkloadConfig(rate_ops_per_min=40, error_rate_pct=20, **QUIET), seed)
+    samples = health_samples(
+        WorkloadConfig(rate_ops_per_min=40, error_rate_pct=20, burst_every_s=None), seed
+    )
     assert all(status is HealthStatus.CRITICAL for status, _, _ in samples)
 
 
 def test_more_work_than_the_agents_can_drain_is_a_warning_without_failures() -> None:
-    config = WorkloadConfig(rate_ops_per_min=200, error_rate_pct=0, **QUIET)
+    config = WorkloadConfig(rate_ops_per_min=200, error_rate_pct=0, burst_every_s=None)
     samples = health_samples(config, 1, minutes=8, settle_minutes=4)
     assert all(status is HealthStatus.WARNING for status, _, _ in samples)
     assert all(rate == 0 and active > 10 for _, rate, active in samples)
@@ -257,3 +299,18 @@ def test_a_photo_import_makes_a_passing_warning() -> None:
     statuses = [status for status, _, _ in health_samples(config, 3, minutes=60, settle_minutes=0)]
     assert HealthStatus.WARNING in statuses
     assert statuses[-1] is HealthStatus.HEALTHY or statuses.count(HealthStatus.HEALTHY) > 10
+
+
+def test_skipping_a_suspended_gap_resumes_without_replaying_it() -> None:
+    config = WorkloadConfig(rate_ops_per_min=60, error_rate_pct=5, burst_every_s=None)
+    workload = Workload(config, random.Random(8), start_us=START_US)
+    first_minute = workload.advance(START_US + MINUTE_US)
+    resumed_at = START_US + 8 * 60 * MINUTE_US  # eight hours later
+    workload.skip_to(resumed_at)
+    after = workload.advance(resumed_at + MINUTE_US)
+    assert after
+    assert all(resumed_at < u.timestamp_us <= resumed_at + MINUTE_US for u in after)
+    assert len(after) < 3 * len(first_minute)  # a minute's worth, not eight hours'
+    # Operations running at suspend time carry on rather than restart.
+    before_ids = {u.operation_id for u in first_minute}
+    assert any(u.operation_id in before_ids for u in after)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -77,7 +77,7 @@ PROFILES: Final[tuple[AgentProfile, ...]] = (
     ),
     AgentProfile(
         "laptop-camera-roll",
-        5 * _MB,
+        8 * _MB,
         3,
         3.0,
         (("upload_photo", 8), ("upload_video", 0.3), ("metadata", 1), ("delete", 0.5)),
@@ -86,14 +86,14 @@ PROFILES: Final[tuple[AgentProfile, ...]] = (
     ),
     AgentProfile(
         "studio-video",
-        60 * _MB,
+        110 * _MB,
         2,
         0.5,
         (("upload_video", 3), ("download_video", 2), ("metadata", 1), ("scan", 0.2)),
     ),
     AgentProfile(
         "phone-backup",
-        2.5 * _MB,
+        4 * _MB,
         2,
         2.0,
         (("upload_photo", 6), ("upload_video", 0.3)),
@@ -178,7 +178,7 @@ class WorkloadConfig:
                     f"{name} must be an integer between {low} and {high}, got {value!r}"
                 )
         if self.burst_every_s is not None:
-            number("burst_every_s", 1.0)
+            number("burst_every_s", 1.0, 1e9)
 
 
 def agent_profiles(count: int) -> tuple[AgentProfile, ...]:
@@ -187,20 +187,8 @@ def agent_profiles(count: int) -> tuple[AgentProfile, ...]:
     for i in range(count):
         base = PROFILES[i % len(PROFILES)]
         lap = i // len(PROFILES)
-        out.append(base if lap == 0 else _renamed(base, f"{base.name}-{lap + 1}"))
+        out.append(base if lap == 0 else replace(base, name=f"{base.name}-{lap + 1}"))
     return tuple(out)
-
-
-def _renamed(profile: AgentProfile, name: str) -> AgentProfile:
-    return AgentProfile(
-        name,
-        profile.bandwidth_bps,
-        profile.concurrency,
-        profile.weight,
-        profile.mix,
-        profile.imports_photos,
-        profile.video_median_mb,
-    )
 
 
 @dataclass(slots=True)
@@ -285,6 +273,26 @@ class Workload:
             self._clock_us += self._tick_us
             self._tick(self._clock_us, out)
         return out
+
+    def skip_to(self, now_us: int) -> None:
+        """Jump the clock to ``now_us`` without simulating the gap (after the machine was
+        suspended, say): every pending arrival, import and retry moves by the same amount,
+        so the agents resume where they were instead of replaying hours in one burst."""
+        if self._clock_us is None:
+            self._begin(now_us)
+            return
+        gap = (now_us - self._clock_us) // self._tick_us * self._tick_us
+        if gap <= 0:
+            return
+        self._clock_us += gap
+        self._next_arrival_us += gap
+        if self._next_burst_us is not None:
+            self._next_burst_us += gap
+        for agent in self._agents:
+            for job in agent.running:
+                job.last_report_us += gap
+            for job in agent.retrying:
+                job.retry_at_us += gap
 
     # ------------------------------------------------------------------ one tick
 
@@ -436,10 +444,10 @@ class Workload:
         )
 
     def _arrival_gap_us(self) -> int:
-        rate = self.config.rate_ops_per_min
-        if rate <= 0:
+        per_second = self.config.rate_ops_per_min / 60.0
+        if per_second < 1e-9:  # zero, or less than one job in 30 years
             return 2**62
-        return max(1, round(self._rng.expovariate(rate / 60.0) * _US))
+        return max(1, round(self._rng.expovariate(per_second) * _US))
 
     def _burst_gap_us(self, now: int) -> int | None:
         every = self.config.burst_every_s
