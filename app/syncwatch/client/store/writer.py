@@ -1,0 +1,295 @@
+"""StoreWriter: the one thread that writes the history, with group commit.
+
+Producers (the engine on the asyncio thread) only put immutable commands on a queue,
+which never blocks them. The writer thread takes whatever has queued up while it was
+committing and folds consecutive update batches of the same hub log into one
+transaction: at 50,000 updates a second it commits thousands of updates at a time,
+when updates trickle in it commits each at once (a commit as soon as there is work,
+never a timer to wait for). Order is kept: a snapshot or connection change is applied
+after every update submitted before it.
+
+Retention cleanup runs as a background job one batch (one short transaction) at a
+time, with queued commands served between batches, so "clean up now" on a big history
+never holds up incoming updates for long.
+
+A failed transaction (disk full, I/O error) is logged, counted in ``error_count`` and
+kept in ``last_error`` for the UI, and the writer carries on: the cursor did not move,
+so the client's next resume fetches those updates again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Final
+
+from syncwatch.client.store.rows import CleanupResult, HealthSnapshotLike
+from syncwatch.client.store.store import (
+    DEFAULT_OPERATIONS_DAYS,
+    DEFAULT_SNAPSHOTS_DAYS,
+    HistoryStore,
+)
+from syncwatch.core.connection import ConnectionStatus, LatencyStats
+from syncwatch.core.protocol import Snapshot, SyncUpdate
+
+_log = logging.getLogger(__name__)
+
+#: Most updates folded into one transaction: ~50-80 ms of work here, so that under a
+#: backlog a commit still lands about every 100 ms (the cursor, and what a crash keeps,
+#: never lag far behind) while the per-commit cost is spread over thousands of rows.
+MAX_BATCH_UPDATES: Final = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Updates:
+    hub_id: str
+    updates: Sequence[SyncUpdate]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    hub_id: str
+    snapshot: Snapshot
+    gap_from: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    status: ConnectionStatus
+    latency: LatencyStats | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Health:
+    snapshot: HealthSnapshotLike
+
+
+@dataclass(frozen=True, slots=True)
+class _Cleanup:
+    now: float | None
+    operations_days: float
+    snapshots_days: float
+    future: Future[CleanupResult]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compact:
+    future: Future[None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    done: threading.Event
+
+
+_STOP: Final = object()
+
+_Command = _Updates | _Snapshot | _Connection | _Health | _Cleanup | _Compact | _Flush | object
+
+
+class StoreWriter:
+    """Owns the writer thread of a :class:`HistoryStore` (started at construction)."""
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        *,
+        on_error: Callable[[BaseException], None] | None = None,
+        max_batch: int = MAX_BATCH_UPDATES,
+    ) -> None:
+        #: The store this thread writes; nobody else may write it meanwhile.
+        self.store = store
+        #: Called on the writer thread after a failed write (e.g. to show it in the UI).
+        self._on_error = on_error
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        #: The newest write error, None if there was none.
+        self.last_error: BaseException | None = None
+        #: How many writes failed since start.
+        self.error_count = 0
+        #: Updates committed (new ones, not counting skipped replays) and transactions.
+        self.updates_committed = 0
+        self.transactions = 0
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._job: tuple[Iterator[CleanupResult], Future[CleanupResult]] | None = None
+        self._job_result = CleanupResult()
+        self._thread = threading.Thread(
+            target=self._run, name="syncwatch-store-writer", daemon=True
+        )
+        self._thread.start()
+
+    # ------------------------------------------------------------------ producers
+
+    def _put(self, command: _Command) -> None:
+        if self._closed:
+            raise RuntimeError("the store writer is closed")
+        self._queue.put(command)
+
+    def submit_updates(self, hub_id: str, updates: Sequence[SyncUpdate]) -> None:
+        if updates:
+            self._put(_Updates(hub_id, tuple(updates)))
+
+    def submit_snapshot(self, hub_id: str, snapshot: Snapshot, gap_from: int | None = None) -> None:
+        self._put(_Snapshot(hub_id, snapshot, gap_from))
+
+    def submit_connection(self, status: ConnectionStatus, latency: LatencyStats | None) -> None:
+        self._put(_Connection(status, latency))
+
+    def submit_health(self, snapshot: HealthSnapshotLike) -> None:
+        self._put(_Health(snapshot))
+
+    def submit_cleanup(
+        self,
+        now: float | None = None,
+        *,
+        operations_days: float = DEFAULT_OPERATIONS_DAYS,
+        snapshots_days: float = DEFAULT_SNAPSHOTS_DAYS,
+    ) -> Future[CleanupResult]:
+        """Queue a retention run; the future resolves to the rows deleted."""
+        future: Future[CleanupResult] = Future()
+        self._put(_Cleanup(now, operations_days, snapshots_days, future))
+        return future
+
+    def submit_compact(self) -> Future[None]:
+        """Queue a VACUUM (after everything submitted before it)."""
+        future: Future[None] = Future()
+        self._put(_Compact(future))
+        return future
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is committed; False on timeout."""
+        done = threading.Event()
+        self._put(_Flush(done))
+        return done.wait(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Commit everything submitted, stop the thread; False if it did not stop in time."""
+        with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def pending(self) -> int:
+        """Commands queued and not yet taken by the writer (approximate)."""
+        return self._queue.qsize()
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        held: _Command | None = None
+        while True:
+            if held is not None:
+                command, held = held, None
+            elif self._job is not None:
+                try:
+                    command = self._queue.get_nowait()
+                except queue.Empty:
+                    self._advance_job()
+                    continue
+            else:
+                command = self._queue.get()
+            if command is _STOP:
+                self._finish_job()
+                return
+            if isinstance(command, _Updates):
+                held = self._write_updates(command)
+            else:
+                self._execute(command)
+
+    def _write_updates(self, first: _Updates) -> _Command | None:
+        """Commit ``first`` with the update batches queued right behind it; returns the
+        first command that could not join the transaction."""
+        updates = list(first.updates)
+        held: _Command | None = None
+        while len(updates) < self._max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(nxt, _Updates) and nxt.hub_id == first.hub_id:
+                updates.extend(nxt.updates)
+            else:
+                held = nxt
+                break
+        self._guard(lambda: self._apply(first.hub_id, updates))
+        return held
+
+    def _apply(self, hub_id: str, updates: list[SyncUpdate]) -> None:
+        self.updates_committed += self.store.apply_updates(hub_id, updates)
+        self.transactions += 1
+
+    def _execute(self, command: _Command) -> None:
+        store = self.store
+        if isinstance(command, _Snapshot):
+            self._guard(
+                lambda: store.apply_snapshot(command.hub_id, command.snapshot, command.gap_from)
+            )
+        elif isinstance(command, _Connection):
+            self._guard(lambda: store.record_connection(command.status, command.latency))
+        elif isinstance(command, _Health):
+            self._guard(lambda: store.record_health_snapshot(command.snapshot))
+        elif isinstance(command, _Cleanup):
+            self._finish_job()
+            steps = store.cleanup_steps(
+                command.now,
+                operations_days=command.operations_days,
+                snapshots_days=command.snapshots_days,
+            )
+            self._job, self._job_result = (steps, command.future), CleanupResult()
+        elif isinstance(command, _Compact):
+            self._finish_job()
+            try:
+                store.compact()
+            except Exception as exc:  # surfaced through the future and last_error
+                self._failed(exc)
+                command.future.set_exception(exc)
+            else:
+                command.future.set_result(None)
+        elif isinstance(command, _Flush):
+            self._finish_job()
+            command.done.set()
+
+    def _advance_job(self) -> bool:
+        """Run one cleanup batch; True when the job is over."""
+        assert self._job is not None
+        steps, future = self._job
+        try:
+            self._job_result = next(steps)
+        except StopIteration:
+            self._job = None
+            future.set_result(self._job_result)
+            return True
+        except Exception as exc:  # surfaced through the future and last_error
+            self._job = None
+            self._failed(exc)
+            future.set_exception(exc)
+            return True
+        return False
+
+    def _finish_job(self) -> None:
+        while self._job is not None:
+            self._advance_job()
+
+    def _guard(self, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except Exception as exc:  # logged and surfaced: the writer goes on
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        _log.error("history write failed: %s", exc, exc_info=exc)
+        self.last_error = exc
+        self.error_count += 1
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:
+                _log.exception("the store writer's error callback failed")
