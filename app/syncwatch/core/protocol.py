@@ -29,8 +29,12 @@ import orjson
 
 PROTOCOL_VERSION: Final = 1
 
-#: Frames larger than this are refused (the hub closes with 1009 before parsing).
+#: Frames from publishers and viewers larger than this are refused (the hub closes with
+#: 1009 before parsing).
 MAX_FRAME_BYTES: Final = 64 * 1024
+#: The hub's own frames may be larger: a snapshot carries every live operation (about
+#: 250 bytes each). Clients accept up to this much from the hub.
+MAX_HUB_FRAME_BYTES: Final = 64 * 1024 * 1024
 #: Upper bound on updates in one batch frame from a publisher.
 MAX_BATCH_UPDATES: Final = 1000
 
@@ -186,10 +190,15 @@ Frame: TypeAlias = Hello | Subscribe | Snapshot | SyncUpdate | Batch | Ack | Err
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_frame(data: str | bytes | bytearray | memoryview) -> Frame:
-    """Parse one WebSocket text message into a frame, or raise ProtocolError."""
+def parse_frame(
+    data: str | bytes | bytearray | memoryview, *, max_bytes: int = MAX_FRAME_BYTES
+) -> Frame:
+    """Parse one WebSocket text message into a frame, or raise ProtocolError.
+
+    ``max_bytes`` is the size limit: the default suits frames a hub receives; clients
+    reading the hub's frames pass MAX_HUB_FRAME_BYTES (snapshots can be large)."""
     raw = _as_bytes(data)
-    obj = _loads(raw)
+    obj = _loads(raw, max_bytes)
     if not isinstance(obj, dict):
         raise ProtocolError("a frame must be a JSON object", code="invalid_json")
     frame_type = obj.get("type")
@@ -236,10 +245,10 @@ def _as_bytes(data: str | bytes | bytearray | memoryview) -> bytes:
     return bytes(data)
 
 
-def _loads(raw: bytes) -> Any:
-    if len(raw) > MAX_FRAME_BYTES:
+def _loads(raw: bytes, max_bytes: int) -> Any:
+    if len(raw) > max_bytes:
         raise ProtocolError(
-            f"frame of {len(raw)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit", code="too_big"
+            f"frame of {len(raw)} bytes exceeds the {max_bytes}-byte limit", code="too_big"
         )
     try:
         return orjson.loads(raw)
