@@ -1,0 +1,1 @@
+"""The dashboard (SyncStatusIndicators): one window with the panels, plots, history, admin."""
