@@ -19,7 +19,7 @@ ambiguous and refused; detecting them costs one ``bytes.count`` on the fast path
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -687,7 +687,7 @@ def _parse_error(obj: dict[str, Any], counter: _KeyCounter) -> ErrorFrame:
     )
 
 
-_PARSERS: Final[dict[str, Any]] = {
+_PARSERS: Final[dict[str, Callable[[dict[str, Any], _KeyCounter], Frame]]] = {
     "sync_update": _parse_single_update,
     "batch": _parse_batch,
     "hello": _parse_hello,

@@ -1,0 +1,443 @@
+"""The composition root of the desktop app: builds every object and wires them together.
+
+Nothing else in the app constructs its own collaborators: this module creates the
+embedded hub (when no hub is configured), the history store and its writer thread, the
+engine, the Qt model, the network monitor and the faces, and routes the faces' intents
+(quit, start at login) to the pieces that carry them out.
+
+Start-up order serves the half-second "tray icon shown" target: the QApplication and a
+"starting" tray icon come first (only PySide6 and the icon code are imported by then),
+and the engine, store and hub are imported afterwards.
+
+Shutdown (Quit, SIGTERM, SIGINT) is one path: stop the demo, stop the engine (the link
+closes with 1000), drain the store writer (every received update is committed), stop
+the embedded hub (its log flushed), then leave the event loop with exit status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+    from syncwatch.client.engine import EngineConfig
+    from syncwatch.core.health import HealthThresholds
+    from syncwatch.qt.settings import Settings
+
+log = logging.getLogger("syncwatch")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+#: How long a clean shutdown may take before the remaining work is abandoned.
+SHUTDOWN_TIMEOUT_S = 15.0
+#: Updates the self-check publishes and expects to find in the history.
+SELF_CHECK_UPDATES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchOptions:
+    """The command line after validation: what this run overrides in the saved settings."""
+
+    hub_url: str | None
+    token: str | None
+    data_dir: Path
+    config_dir: Path
+    demo: bool
+    verbose: bool
+    self_check: bool
+
+
+class UsageError(Exception):
+    """A command-line value the app cannot run with; the message says which and why."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the desktop app (or its self-check) with the options of `syncwatch`."""
+    started = time.monotonic()
+    try:
+        options = _launch_options(args)
+    except UsageError as exc:
+        print(f"syncwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from syncwatch.diagnostics import setup_logging  # noqa: PLC0415
+
+    logging_setup = setup_logging(verbose=options.verbose)
+    try:
+        if options.self_check:
+            return _run_self_check(options)
+        problem = _display_problem()
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return EXIT_USAGE
+        return _run_gui(options, started)
+    finally:
+        logging_setup.close()
+
+
+def _launch_options(args: argparse.Namespace) -> LaunchOptions:
+    hub_url = args.hub
+    if hub_url is not None:
+        from syncwatch.qt.settings import validate_hub_url  # noqa: PLC0415
+
+        problem = validate_hub_url(hub_url)
+        if problem is not None:
+            raise UsageError(f"--hub: {problem}")
+    token = None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--token-file: cannot read {args.token_file}: {exc}") from None
+        if not token or any(ch.isspace() or not ch.isprintable() for ch in token):
+            raise UsageError(f"--token-file: {args.token_file} does not hold a single token")
+    data_dir = args.data_dir or platformdirs.user_data_path("syncwatch", appauthor=False)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UsageError(f"--data-dir: {data_dir} exists and is not a directory")
+    config_dir = (
+        data_dir / "config"
+        if args.data_dir is not None
+        else platformdirs.user_config_path("syncwatch", appauthor=False)
+    )
+    return LaunchOptions(
+        hub_url=hub_url,
+        token=token,
+        data_dir=data_dir,
+        config_dir=config_dir,
+        demo=args.demo,
+        verbose=args.verbose,
+        self_check=args.self_check,
+    )
+
+
+def _display_problem() -> str | None:
+    """Why a GUI cannot start here, in words with the way out; None if it can."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform.startswith(("offscreen", "minimal", "vnc", "eglfs", "linuxfb")):
+        return None
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return (
+            "syncwatch: no display (neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
+            "  Syncwatch is a desktop app: start it from a desktop session, or under a virtual\n"
+            "  X server with a system tray: `make run-xvfb` (or packaging/with-xvfb syncwatch).\n"
+            "  To check the engine without any display: syncwatch --self-check"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- the GUI
+
+
+def _run_gui(options: LaunchOptions, started: float) -> int:
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from syncwatch.ui.early_tray import show_starting_icon  # noqa: PLC0415
+
+    app = QApplication([sys.argv[0] if sys.argv else "syncwatch"])
+    app.setApplicationName("Syncwatch")
+    app.setApplicationDisplayName("Syncwatch")
+    app.setDesktopFileName("io.github.syncwatch.Syncwatch")
+    app.setQuitOnLastWindowClosed(False)  # a tray app: closing a window never quits
+    early_icon = show_starting_icon()
+    if early_icon.isVisible():
+        log.info("tray icon shown after %.0f ms", (time.monotonic() - started) * 1000)
+
+    from syncwatch.client.store.lock import acquire_instance_lock  # noqa: PLC0415
+
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = acquire_instance_lock(options.data_dir)
+    if lock is None:
+        early_icon.hide()
+        if _ask_running_instance_to_show(options.data_dir):
+            print("syncwatch: already running; its dashboard was raised.", file=sys.stderr)
+            return EXIT_OK
+        print(
+            f"syncwatch: another Syncwatch uses {options.data_dir}; "
+            "quit it first or choose another --data-dir.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    import qasync  # noqa: PLC0415
+
+    try:
+        return int(qasync.run(_serve(app, options, early_icon)))
+    finally:
+        lock.release()
+
+
+def _instance_server_name(data_dir: Path) -> str:
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return f"syncwatch-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}"
+
+
+def _ask_running_instance_to_show(data_dir: Path) -> bool:
+    from PySide6.QtNetwork import QLocalSocket  # noqa: PLC0415
+
+    socket = QLocalSocket()
+    socket.connectToServer(_instance_server_name(data_dir))
+    if not socket.waitForConnected(2000):
+        return False
+    socket.write(b"show\n")
+    socket.waitForBytesWritten(2000)
+    socket.disconnectFromServer()
+    return True
+
+
+def _engine_config(settings: Settings, hub_url: str, token: str | None) -> EngineConfig:
+    from syncwatch.client.engine import EngineConfig, RetentionPolicy  # noqa: PLC0415
+
+    return EngineConfig(
+        hub_url=hub_url,
+        token=token or None,
+        ca_file=settings.ca_file or None,
+        ping_interval_s=float(settings.get("ping_interval_s")),
+        ping_timeout_s=float(settings.get("ping_timeout_s")),
+        health_check_interval_s=float(settings.get("health_check_interval_s")),
+        thresholds=_thresholds(settings),
+        retention=RetentionPolicy(
+            operations_days=int(settings.get("retention_operations_days")),
+            snapshots_days=int(settings.get("retention_snapshots_days")),
+        ),
+    )
+
+
+def _thresholds(settings: Settings) -> HealthThresholds:
+    """The health thresholds the user chose, or the core's defaults if they conflict."""
+    from syncwatch.core.health import HealthThresholds  # noqa: PLC0415
+
+    try:
+        return HealthThresholds(
+            window_s=float(settings.get("error_window_s")),
+            warning_error_rate=float(settings.get("warning_error_rate_pct")),
+            critical_error_rate=float(settings.get("critical_error_rate_pct")),
+            warning_active_ops=int(settings.get("warning_active_ops")),
+        )
+    except ValueError as exc:
+        log.warning("health thresholds in the settings conflict (%s); using the defaults", exc)
+        return HealthThresholds()
+
+
+async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemTrayIcon) -> int:
+    from PySide6.QtNetwork import QLocalServer  # noqa: PLC0415
+
+    from syncwatch import desktop  # noqa: PLC0415
+    from syncwatch.client.demo_command import run_demo  # noqa: PLC0415
+    from syncwatch.client.engine import SyncEngine  # noqa: PLC0415
+    from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
+    from syncwatch.core.workload import WorkloadConfig  # noqa: PLC0415
+    from syncwatch.hub.config import HubConfig, Role  # noqa: PLC0415
+    from syncwatch.hub.server import Hub  # noqa: PLC0415
+    from syncwatch.qt.model import SyncStateModel  # noqa: PLC0415
+    from syncwatch.qt.network import NetworkMonitor  # noqa: PLC0415
+    from syncwatch.qt.settings import Settings  # noqa: PLC0415
+    from syncwatch.ui.faces import Faces  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    quit_requested = asyncio.Event()
+    options.config_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings.open(options.config_dir)
+    hub_url = options.hub_url or settings.hub_url
+    token = options.token if options.token is not None else (settings.token or None)
+
+    hub: Hub | None = None
+    if not hub_url:
+        # The embedded hub listens on loopback only, and still asks for a token: other
+        # local users must not read or feed this user's sync status.
+        token = secrets.token_urlsafe(24)
+        hub = Hub(
+            HubConfig(data_dir=options.data_dir / "hub", port=0, tokens={token: Role.PUBLISHER})
+        )
+        await hub.start()
+        hub_url = hub.url
+        log.info("embedded hub on %s (log %s)", hub_url, options.data_dir / "hub")
+
+    store = HistoryStore(options.data_dir / "history.db")
+    if store.recovered_from is not None:
+        log.warning("%s", store.recovery_message)
+    writer = StoreWriter(store)
+    engine = SyncEngine(_engine_config(settings, hub_url, token), writer, cursor=store.cursor)
+    reader = HistoryReader(store.path)
+    model = SyncStateModel(engine, reader=reader)
+    faces = Faces(model, settings, tray_icon=early_icon)
+    network = NetworkMonitor()
+    network.onlineChanged.connect(engine.set_network_online)
+    network.resumed.connect(lambda _slept: engine.notify_resumed())
+    faces.quitRequested.connect(quit_requested.set)
+
+    def set_autostart(enabled: bool) -> None:
+        try:
+            desktop.set_autostart(
+                enabled, desktop.config_home(os.environ), desktop.current_command()
+            )
+        except OSError as exc:
+            faces.show_autostart(not enabled, f"could not change autostart: {exc}")
+        else:
+            faces.show_autostart(enabled)
+
+    faces.autostartRequested.connect(set_autostart)
+    faces.show_autostart(desktop.is_autostart_enabled(desktop.config_home(os.environ)))
+
+    def first_commit() -> None:
+        log.info("history committed to %s", store.path)
+        model.historyChanged.disconnect(first_commit)
+
+    model.historyChanged.connect(first_commit)
+
+    instance_server = QLocalServer()
+    QLocalServer.removeServer(_instance_server_name(options.data_dir))
+
+    def on_second_launch() -> None:
+        """Another `syncwatch` started with this data dir: it exits, we raise the dashboard."""
+        connection = instance_server.nextPendingConnection()
+        if connection is not None:
+            connection.close()
+            connection.deleteLater()
+        faces.open_dashboard()
+
+    if instance_server.listen(_instance_server_name(options.data_dir)):
+        instance_server.newConnection.connect(on_second_launch)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, quit_requested.set)
+
+    tasks: set[asyncio.Task[object]] = set()
+    engine_task: asyncio.Task[object] = asyncio.ensure_future(engine.run())
+    tasks.add(engine_task)
+    demo_stop = asyncio.Event()
+    if options.demo:
+        # Lively enough to show every face moving, with a failure now and then.
+        workload = WorkloadConfig(rate_ops_per_min=90.0, error_rate_pct=3.0, agents=4)
+        demo = asyncio.ensure_future(run_demo(hub_url, token, workload, demo_stop))
+        tasks.add(demo)
+        log.info("demo workload started")
+    faces.start()
+    network.start()
+    log.info("syncwatch ready: hub %s, history %s", hub_url, store.path)
+
+    await quit_requested.wait()
+    log.info("shutting down")
+    demo_stop.set()
+    engine.stop()
+    done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task ended with an error", exc_info=task.exception())
+    network.stop()
+    model.shutdown()
+    faces.close()
+    instance_server.close()
+    await loop.run_in_executor(None, writer.close)
+    reader.close()
+    store.close()
+    if hub is not None:
+        await hub.stop()
+    app.processEvents()
+    log.info("stopped cleanly")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- self-check
+
+
+def _run_self_check(options: LaunchOptions) -> int:
+    """Start the real engine, model and an embedded hub, push updates through, and verify.
+
+    Runs without a display (offscreen Qt) so that a packaged build can prove, headless,
+    that every layer loads and works together.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    import qasync  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    app = QApplication([sys.argv[0] if sys.argv else "syncwatch"])
+    del app
+    try:
+        summary = qasync.run(_self_check(options.data_dir / "self-check"))
+    except SelfCheckError as exc:
+        print(f"self-check FAILED: {exc}")
+        return EXIT_FAILURE
+    print(f"self-check passed: {summary}")
+    return EXIT_OK
+
+
+class SelfCheckError(Exception):
+    """What the self-check found wrong, in words."""
+
+
+async def _self_check(work_dir: Path) -> str:
+    import shutil  # noqa: PLC0415
+
+    from syncwatch.client.engine import EngineConfig, SyncEngine  # noqa: PLC0415
+    from syncwatch.client.reporter import Reporter  # noqa: PLC0415
+    from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
+    from syncwatch.hub.config import HubConfig, Role  # noqa: PLC0415
+    from syncwatch.hub.server import Hub  # noqa: PLC0415
+    from syncwatch.qt.model import SyncStateModel  # noqa: PLC0415
+
+    await asyncio.to_thread(shutil.rmtree, work_dir, ignore_errors=True)
+    await asyncio.to_thread(work_dir.mkdir, parents=True)
+    token = secrets.token_urlsafe(16)
+    hub = Hub(HubConfig(data_dir=work_dir / "hub", port=0, tokens={token: Role.PUBLISHER}))
+    await hub.start()
+    store = HistoryStore(work_dir / "history.db")
+    writer = StoreWriter(store)
+    engine = SyncEngine(EngineConfig(hub_url=hub.url, token=token), writer, cursor=store.cursor)
+    reader = HistoryReader(store.path)
+    model = SyncStateModel(engine, reader=reader)
+    engine_task = asyncio.ensure_future(engine.run())
+    try:
+        async with Reporter(hub.url, token, source="self-check") as reporter:
+            for n in range(SELF_CHECK_UPDATES):
+                await reporter.update(
+                    operation_id=f"self-check-{n % 10}",
+                    operation_type="upload",
+                    status="completed" if n >= SELF_CHECK_UPDATES - 10 else "in_progress",
+                    progress=100.0 if n >= SELF_CHECK_UPDATES - 10 else float(n),
+                    item=f"self-check/file-{n % 10}.jpg",
+                )
+        deadline = time.monotonic() + 20
+        while len(model.operations) < 10 or engine.state.last_seq < SELF_CHECK_UPDATES:
+            if time.monotonic() > deadline:
+                raise SelfCheckError(
+                    f"the engine saw {engine.state.last_seq} of {SELF_CHECK_UPDATES} updates"
+                )
+            await asyncio.sleep(0.05)
+        if not await asyncio.get_running_loop().run_in_executor(None, writer.flush, 10.0):
+            raise SelfCheckError("the history store did not commit within 10 s")
+        cursor = store.cursor()
+        if cursor is None or cursor[1] != SELF_CHECK_UPDATES:
+            raise SelfCheckError(f"the history's cursor is {cursor}, not at {SELF_CHECK_UPDATES}")
+        return (
+            f"hub {hub.url}, {SELF_CHECK_UPDATES} updates published, acknowledged, "
+            f"received and stored; health {model.health.status.value}"
+        )
+    finally:
+        engine.stop()
+        await asyncio.wait({engine_task}, timeout=SHUTDOWN_TIMEOUT_S)
+        model.shutdown()
+        writer.close()
+        reader.close()
+        store.close()
+        await hub.stop()

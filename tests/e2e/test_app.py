@@ -1,0 +1,111 @@
+"""The real `syncwatch` program, launched as a user would, asserted on what it logs and leaves.
+
+These run the installed console script in a child process against the session's virtual X
+server (tests/conftest.py), with its own data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SYNCWATCH = str(Path(sys.executable).parent / "syncwatch")
+
+
+def app_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    env["PYTHONWARNINGS"] = "error"
+    return env
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    """Read the child's stderr until a line contains needle; return the lines read."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    os.set_blocking(proc.stderr.fileno(), False)
+    buffer = ""
+    while time.monotonic() < deadline:
+        chunk = proc.stderr.read()
+        if chunk:
+            buffer += chunk
+            *complete, buffer = buffer.split("\n")
+            lines.extend(complete)
+            if any(needle in line for line in complete):
+                return lines
+        elif proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"no line with {needle!r} within {timeout} s; got:\n" + "\n".join(lines))
+
+
+def test_version_prints_and_exits_zero() -> None:
+    out = subprocess.run([SYNCWATCH, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("syncwatch ")
+
+
+def test_bad_option_is_refused_with_a_message() -> None:
+    out = subprocess.run([SYNCWATCH, "--hub"], capture_output=True, text=True, check=False)
+    assert out.returncode == 2
+    assert "--hub" in out.stderr
+
+
+def test_bad_hub_url_is_refused_with_a_message(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [SYNCWATCH, "--hub", "ftp://example", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=app_env(tmp_path),
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "ws://" in out.stderr
+
+
+def test_self_check_passes_against_the_embedded_hub(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [SYNCWATCH, "--self-check", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=app_env(tmp_path),
+        timeout=90,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "self-check passed" in out.stdout
+
+
+@pytest.mark.slow
+def test_app_with_demo_runs_records_history_and_quits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [SYNCWATCH, "--demo", "--data-dir", str(data)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=app_env(tmp_path),
+    )
+    try:
+        wait_for_line(proc, "tray icon shown", timeout=30)
+        wait_for_line(proc, "history committed", timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with sqlite3.connect(data / "history.db") as db:
+        operations = db.execute("SELECT COUNT(*) FROM sync_operations").fetchone()[0]
+        check = db.execute("PRAGMA integrity_check").fetchone()[0]
+    assert operations > 0
+    assert check == "ok"
