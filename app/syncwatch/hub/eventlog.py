@@ -1,0 +1,353 @@
+"""The hub's durable event log: every accepted update, in seq order, in SQLite (WAL).
+
+Why a writer thread with group commit: an update may only be acknowledged once it is
+committed, and a transaction per update caps SQLite near a few thousand a second. The
+event loop hands rows to one writer thread, which commits everything that queued up
+while the previous commit ran in a single transaction (``executemany``) and then reports
+the highest committed seq. Under load the groups grow on their own; when idle a commit
+holds a single update and costs one round trip.
+
+The log also keeps, per operation, its latest update and the publisher's last counter,
+in the same transactions: snapshots and duplicate detection survive a restart without
+replaying the log. ``meta`` holds the hub_id and the last seq ever assigned, so that a
+seq is never reused even after retention emptied the events table.
+
+Durability: with WAL and ``synchronous=NORMAL`` a committed transaction survives the
+process being killed (it is in the OS page cache); only a power cut may lose the last
+few commits. ``synchronous=FULL`` closes that gap at the price of one fsync per group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, NamedTuple
+
+log = logging.getLogger(__name__)
+
+DB_NAME: Final = "events.sqlite3"
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    received_us INTEGER NOT NULL,
+    operation_id TEXT NOT NULL,
+    counter INTEGER,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_counter ON events (operation_id, counter)
+    WHERE counter IS NOT NULL;
+CREATE TABLE IF NOT EXISTS operations (
+    operation_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    counter INTEGER,
+    terminal INTEGER NOT NULL,
+    updated_us INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+"""
+
+_UPSERT_OPERATION: Final = """
+INSERT INTO operations (operation_id, seq, counter, terminal, updated_us, body)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (operation_id) DO UPDATE SET
+    seq = excluded.seq,
+    counter = coalesce(excluded.counter, operations.counter),
+    terminal = excluded.terminal,
+    updated_us = excluded.updated_us,
+    body = excluded.body
+"""
+
+
+class LoggedUpdate(NamedTuple):
+    """One accepted update as the log stores it; ``body`` is its encoded sync_update frame."""
+
+    seq: int
+    operation_id: str
+    counter: int | None
+    terminal: bool
+    received_us: int
+    body: bytes
+
+
+class StoredOperation(NamedTuple):
+    """The latest update about one operation, as kept for snapshots and duplicate checks."""
+
+    operation_id: str
+    seq: int
+    counter: int | None
+    terminal: bool
+    updated_us: int
+    body: bytes
+
+
+class Maintenance(NamedTuple):
+    """What one retention/expiry pass removed, and the oldest seq the log still holds."""
+
+    deleted_events: int
+    #: (operation_id, seq of the state that expired)
+    expired_operations: tuple[tuple[str, int], ...]
+    oldest_seq: int | None
+
+
+class EventLogError(RuntimeError):
+    """The log cannot be opened or written; the hub cannot promise durability any more."""
+
+
+_STOP: Final = object()
+
+
+class EventLog:
+    """The SQLite event log of one data directory (see the module docstring).
+
+    Opening reads the identity and the position (``hub_id``, ``last_seq``,
+    ``oldest_seq``); :meth:`start` starts the writer thread; :meth:`append` is the only
+    write path and may be called from any thread; :meth:`close` commits what is queued.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        synchronous: str = "NORMAL",
+        new_hub_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        #: The database file.
+        self.path = data_dir / DB_NAME
+        try:
+            self._writer_db = self._connect(synchronous)
+            self._writer_db.executescript(_SCHEMA)
+            #: Identifies this log; clients seeing a different one must take a snapshot.
+            self.hub_id = self._load_hub_id(new_hub_id)
+            #: The highest seq ever committed (0 for a new log).
+            self.last_seq = self._load_last_seq()
+            #: The lowest seq still stored, None when the events table is empty.
+            self.oldest_seq: int | None = self._writer_db.execute(
+                "SELECT min(seq) FROM events"
+            ).fetchone()[0]
+            # Replays read on other threads through their own connection (WAL lets them).
+            self._reader_db = self._connect(synchronous)
+        except sqlite3.Error as exc:
+            raise EventLogError(f"cannot open the event log {self.path}: {exc}") from exc
+        self._reader_lock = threading.Lock()
+        #: Lists of LoggedUpdate, maintenance jobs, or _STOP, consumed by the writer thread.
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    def _load_hub_id(self, new_hub_id: Callable[[], str]) -> str:
+        row = self._writer_db.execute("SELECT value FROM meta WHERE key = 'hub_id'").fetchone()
+        if row is not None:
+            return str(row[0])
+        hub_id = new_hub_id()
+        self._writer_db.execute("INSERT INTO meta VALUES ('hub_id', ?)", (hub_id,))
+        return hub_id
+
+    def _load_last_seq(self) -> int:
+        row = self._writer_db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        stored = int(row[0]) if row is not None else 0
+        highest = self._writer_db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+        return max(stored, int(highest))
+
+    def operations(self) -> list[StoredOperation]:
+        """Every operation's latest state, oldest first (read once at start-up)."""
+        rows = self._writer_db.execute(
+            "SELECT operation_id, seq, counter, terminal, updated_us, body"
+            " FROM operations ORDER BY seq"
+        )
+        return [StoredOperation(r[0], r[1], r[2], bool(r[3]), r[4], bytes(r[5])) for r in rows]
+
+    # ------------------------------------------------------------------ writing
+
+    def start(
+        self, on_commit: Callable[[int], object], on_failure: Callable[[Exception], object]
+    ) -> None:
+        """Start the writer thread. ``on_commit(seq)`` runs on that thread after each group
+        commit with the highest committed seq; ``on_failure`` once if a commit fails, after
+        which nothing more is written."""
+        if self._thread is not None:
+            raise RuntimeError("the event log is already started")
+        self._thread = threading.Thread(
+            target=self._write_loop, args=(on_commit, on_failure), name="hub-eventlog", daemon=True
+        )
+        self._thread.start()
+
+    def append(self, updates: list[LoggedUpdate]) -> None:
+        """Queue updates (in seq order, continuing the log) for the next group commit."""
+        self._queue.put(updates)
+
+    def maintain(
+        self,
+        *,
+        now_us: int,
+        retention_us: int,
+        retention_updates: int,
+        expiry_us: int,
+        done: Callable[[Maintenance], object],
+    ) -> None:
+        """Queue one retention and expiry pass; ``done`` runs on the writer thread."""
+
+        def job(db: sqlite3.Connection) -> None:
+            done(self._maintain(db, now_us, retention_us, retention_updates, expiry_us))
+
+        self._queue.put(job)
+
+    def close(self) -> None:
+        """Commit everything queued, stop the writer thread and close the database."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self._writer_db.close()
+        with self._reader_lock:
+            self._reader_db.close()
+
+    def _write_loop(
+        self, on_commit: Callable[[int], object], on_failure: Callable[[Exception], object]
+    ) -> None:
+        failed = False
+        while True:
+            item = self._queue.get()
+            group: list[LoggedUpdate] = []
+            jobs: list[Callable[[sqlite3.Connection], None]] = []
+            stop = False
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, list):
+                    group.extend(item)
+                elif callable(item):
+                    jobs.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if failed:
+                if stop:
+                    return
+                continue
+            try:
+                if group:
+                    self._commit(group)
+                    on_commit(group[-1].seq)
+                for job in jobs:
+                    job(self._writer_db)
+            except sqlite3.Error as exc:
+                failed = True
+                log.critical("event log write failed: %s", exc)
+                on_failure(EventLogError(f"event log write failed: {exc}"))
+            if stop:
+                return
+
+    def _commit(self, group: Sequence[LoggedUpdate]) -> None:
+        db = self._writer_db
+        latest: dict[str, LoggedUpdate] = {}
+        for update in group:
+            latest[update.operation_id] = update
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO events (seq, received_us, operation_id, counter, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(u.seq, u.received_us, u.operation_id, u.counter, u.body) for u in group],
+            )
+            db.executemany(
+                _UPSERT_OPERATION,
+                [
+                    (u.operation_id, u.seq, u.counter, int(u.terminal), u.received_us, u.body)
+                    for u in latest.values()
+                ],
+            )
+            db.execute(
+                "INSERT INTO meta VALUES ('last_seq', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(group[-1].seq),),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.last_seq = group[-1].seq
+        if self.oldest_seq is None:
+            self.oldest_seq = group[0].seq
+
+    def _maintain(
+        self,
+        db: sqlite3.Connection,
+        now_us: int,
+        retention_us: int,
+        retention_updates: int,
+        expiry_us: int,
+    ) -> Maintenance:
+        first_young = db.execute(
+            "SELECT seq FROM events WHERE received_us >= ? ORDER BY seq LIMIT 1",
+            (now_us - retention_us,),
+        ).fetchone()
+        # Delete what is too old by either rule; seq order is arrival order.
+        by_time = first_young[0] - 1 if first_young else self.last_seq
+        cutoff = max(self.last_seq - retention_updates, by_time)
+        expired_before = now_us - expiry_us
+        db.execute("BEGIN")
+        try:
+            deleted = db.execute("DELETE FROM events WHERE seq <= ?", (cutoff,)).rowcount
+            expired = tuple(
+                (str(row[0]), int(row[1]))
+                for row in db.execute(
+                    "SELECT operation_id, seq FROM operations"
+                    " WHERE terminal = 1 AND updated_us < ?",
+                    (expired_before,),
+                )
+            )
+            db.execute(
+                "DELETE FROM operations WHERE terminal = 1 AND updated_us < ?", (expired_before,)
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.oldest_seq = db.execute("SELECT min(seq) FROM events").fetchone()[0]
+        return Maintenance(deleted, expired, self.oldest_seq)
+
+    # ------------------------------------------------------------------ reading
+
+    def read_after(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+        """Committed updates with ``after < seq <= upto``, at most ``limit``, in seq order.
+        Blocking: call it from a worker thread."""
+        with self._reader_lock:
+            rows = self._reader_db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after, upto, limit),
+            ).fetchall()
+        return [(int(seq), bytes(body)) for seq, body in rows]
+
+    def find_seq(self, operation_id: str, counter: int) -> int | None:
+        """The seq at which (operation_id, counter) was accepted, if still in the log."""
+        with self._reader_lock:
+            row = self._reader_db.execute(
+                "SELECT seq FROM events WHERE operation_id = ? AND counter = ?"
+                " ORDER BY seq LIMIT 1",
+                (operation_id, counter),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the database and its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total

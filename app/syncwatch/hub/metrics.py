@@ -1,0 +1,86 @@
+"""The hub's /metrics page in the Prometheus text format (version 0.0.4).
+
+Counters are plain integers bumped by the event loop; the page is rendered on request,
+so that monitoring costs nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class HubCounters:
+    """Monotonic counters since the hub started (mutable: only the event loop writes)."""
+
+    updates_accepted: int = 0
+    updates_duplicate: int = 0
+    updates_rejected: int = 0
+    broadcast_frames: int = 0
+    viewers_dropped: int = 0
+    publishers_rate_limited: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HubGauges:
+    """Point-in-time figures read when /metrics is scraped."""
+
+    viewers: int
+    publishers: int
+    seq: int
+    oldest_seq: int
+    operations: int
+    event_log_bytes: int
+
+
+def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
+    """The /metrics body."""
+    lines = [
+        "# HELP syncwatch_hub_connections Open WebSocket connections by role.",
+        "# TYPE syncwatch_hub_connections gauge",
+        f'syncwatch_hub_connections{{role="viewer"}} {gauges.viewers}',
+        f'syncwatch_hub_connections{{role="publisher"}} {gauges.publishers}',
+    ]
+    for name, kind, help_text, value in (
+        (
+            "updates_accepted_total",
+            "counter",
+            "Updates stored in the log.",
+            counters.updates_accepted,
+        ),
+        (
+            "updates_duplicate_total",
+            "counter",
+            "Resent updates acknowledged without being stored again.",
+            counters.updates_duplicate,
+        ),
+        (
+            "updates_rejected_total",
+            "counter",
+            "Frames from publishers refused as invalid.",
+            counters.updates_rejected,
+        ),
+        ("broadcast_frames_total", "counter", "Frames sent to viewers.", counters.broadcast_frames),
+        (
+            "viewers_dropped_total",
+            "counter",
+            "Viewers closed for falling too far behind.",
+            counters.viewers_dropped,
+        ),
+        (
+            "publishers_rate_limited_total",
+            "counter",
+            "Publishers closed for exceeding the rate limit.",
+            counters.publishers_rate_limited,
+        ),
+        ("seq", "gauge", "The latest committed seq.", gauges.seq),
+        ("oldest_seq", "gauge", "The oldest seq still in the log (0: empty).", gauges.oldest_seq),
+        ("operations", "gauge", "Operations in snapshots (not expired).", gauges.operations),
+        ("event_log_bytes", "gauge", "Size of the event log on disk.", gauges.event_log_bytes),
+    ):
+        lines += [
+            f"# HELP syncwatch_hub_{name} {help_text}",
+            f"# TYPE syncwatch_hub_{name} {kind}",
+            f"syncwatch_hub_{name} {value}",
+        ]
+    return "\n".join(lines) + "\n"

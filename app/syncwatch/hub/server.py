@@ -1,0 +1,649 @@
+"""The hub: one port for viewers, publishers, /healthz and /metrics (docs/protocol.md).
+
+Flow of an update: a publisher's frame is parsed by core.protocol, the hub gives each
+update the next seq and encodes it once; the :class:`EventLog` writer thread commits it
+with whatever else queued up; only then does the event loop ack it, fold it into the
+snapshot state and hand it to the :class:`Broadcaster`. Viewers therefore never see an
+update that a crash could take back, and a seq, once seen, always means the same update.
+
+Everything here runs on one asyncio loop; the only other thread is the log writer,
+which reports back through ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import http
+import logging
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Final
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from syncwatch.core.protocol import (
+    MAX_SOURCE_LEN,
+    Ack,
+    Batch,
+    ErrorFrame,
+    Hello,
+    ProtocolError,
+    Subscribe,
+    SyncUpdate,
+    encode_frame,
+    encode_update,
+    parse_frame,
+    with_seq,
+)
+from syncwatch.hub.auth import RedactingLogger, origin_allowed, request_token, token_role
+from syncwatch.hub.config import HubConfig, Role
+from syncwatch.hub.eventlog import EventLog, LoggedUpdate, Maintenance, StoredOperation
+from syncwatch.hub.metrics import HubCounters, HubGauges, render_metrics
+from syncwatch.hub.publishers import PublisherSession
+from syncwatch.hub.ratelimit import RateLimiter, RateLimitError
+from syncwatch.hub.sending import send_text_frames
+from syncwatch.hub.viewers import Broadcaster, ViewerSession, make_frames
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_PATH: Final = "/v1/subscribe"
+PUBLISH_PATH: Final = "/v1/publish"
+#: Close code for binary messages: the protocol is JSON text only.
+CLOSE_UNSUPPORTED_DATA: Final = 1003
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_POLICY: Final = 1008
+CLOSE_SERVER_ERROR: Final = 1011
+#: Updates read from the log per query during a replay.
+REPLAY_CHUNK: Final = 2000
+
+
+class HubStartError(RuntimeError):
+    """The hub could not start (busy port, unreadable certificate, unusable data dir)."""
+
+
+class Hub:
+    """A sync-status hub serving one event log (see the module docstring).
+
+    ``clock`` gives wall-clock seconds (arrival times, retention, expiry); pass a fake
+    one to test retention without waiting days.
+    """
+
+    def __init__(self, config: HubConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        self.counters = HubCounters()
+        self._log: EventLog | None = None
+        self._server: Server | None = None
+        self._port = 0
+        self._hub_id = ""
+        #: The last seq handed out (committed or not).
+        self._assigned_seq = 0
+        #: The last seq the log has committed: acks, snapshots and viewers never go past it.
+        self._committed_seq = 0
+        self._oldest_seq: int | None = None
+        #: Assigned but not yet committed updates, in seq order.
+        self._pending: deque[LoggedUpdate] = deque()
+        #: (operation_id, counter) -> seq of pending updates, for duplicates in flight.
+        self._pending_keys: dict[tuple[str, int], int] = {}
+        #: Latest committed state of every non-expired operation (snapshot source).
+        self._operations: dict[str, StoredOperation] = {}
+        #: operation_id -> (last counter accepted, its seq), including pending updates.
+        self._counters: dict[str, tuple[int, int]] = {}
+        self._broadcaster = Broadcaster(config.coalesce_window_s)
+        self._publishers: set[PublisherSession] = set()
+        self._viewer_connections = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        #: The log reported a failed commit: nothing more will commit.
+        self._log_failed = False
+        #: Set after each group commit (stop() waits on it).
+        self._commit_event = asyncio.Event()
+        self._logger = RedactingLogger(logging.getLogger("syncwatch.hub.websockets"))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL (``ws://127.0.0.1:PORT``); endpoints are /v1/subscribe and /v1/publish."""
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"{self.config.scheme}://{host}:{self._port}"
+
+    @property
+    def hub_id(self) -> str:
+        return self._hub_id
+
+    @property
+    def seq(self) -> int:
+        """The latest committed seq."""
+        return self._committed_seq
+
+    async def start(self) -> None:
+        """Open the log and listen; raises HubStartError with a clear message on failure."""
+        if self._server is not None:
+            raise RuntimeError("the hub is already started")
+        ssl_context = self._ssl_context()
+        event_log = await asyncio.to_thread(
+            EventLog, self.config.data_dir, synchronous=self.config.synchronous
+        )
+        self._load(event_log)
+        loop = asyncio.get_running_loop()
+        event_log.start(
+            on_commit=lambda seq: loop.call_soon_threadsafe(self._on_commit, seq),
+            on_failure=lambda exc: loop.call_soon_threadsafe(self._on_log_failure, exc),
+        )
+        try:
+            self._server = await serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                process_request=self._process_request,
+                max_size=self.config.max_frame_bytes,
+                compression=None,
+                ssl=ssl_context,
+                close_timeout=self.config.close_timeout_s,
+                logger=self._logger,
+                server_header="syncwatch-hub",
+            )
+        except OSError as exc:
+            await asyncio.to_thread(event_log.close)
+            self._log = None
+            where = f"{self.config.host}:{self.config.port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise HubStartError(
+                    f"cannot listen on {where}: the port is already in use"
+                ) from exc
+            raise HubStartError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+        sockets = list(self._server.sockets)
+        self._port = int(sockets[0].getsockname()[1])
+        self._spawn(self._maintenance_loop())
+        log.info(
+            "hub %s listening on %s (log %s, seq %d, auth %s)",
+            self._hub_id,
+            self.url,
+            event_log.path,
+            self._committed_seq,
+            "on" if self.config.auth_enabled else "off",
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.config.tls_cert is None or self.config.tls_key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise HubStartError(f"cannot load the TLS certificate or key: {exc}") from exc
+        return context
+
+    def _load(self, event_log: EventLog) -> None:
+        self._log = event_log
+        self._hub_id = event_log.hub_id
+        self._assigned_seq = self._committed_seq = event_log.last_seq
+        self._oldest_seq = event_log.oldest_seq
+        for operation in event_log.operations():
+            self._operations[operation.operation_id] = operation
+            if operation.counter is not None:
+                self._counters[operation.operation_id] = (operation.counter, operation.seq)
+
+    async def stop(self, *, code: int = CLOSE_GOING_AWAY, reason: str = "") -> None:
+        """Stop cleanly: refuse new input, commit and ack what was accepted, close every
+        connection with ``code`` (1001, going away), close the log."""
+        if self._server is None or self._stopping:
+            return
+        self._stopping = True
+        event_log = self._log
+        assert event_log is not None
+        await self._wait_committed(limit_s=10.0)
+        self._broadcaster.flush()
+        for publisher in list(self._publishers):
+            await publisher.drain(limit_s=1.0)
+        self._server.close(code=code, reason=reason)
+        await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(event_log.close)
+        self._server = None
+        log.info("hub %s stopped at seq %d", self._hub_id, self._committed_seq)
+
+    async def _wait_committed(self, limit_s: float) -> None:
+        """Wait (at most ``limit_s``) until everything accepted so far is committed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit_s):
+                while self._committed_seq < self._assigned_seq and not self._log_failed:
+                    self._commit_event.clear()
+                    await self._commit_event.wait()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then stop cleanly (the command line's main loop)."""
+        await stop.wait()
+        await self.stop()
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ HTTP side
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, "ok\n")
+        if path == "/metrics":
+            response = connection.respond(http.HTTPStatus.OK, self.metrics_text())
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+            return response
+        if path not in (SUBSCRIBE_PATH, PUBLISH_PATH):
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        if not origin_allowed(request.headers.get("Origin"), self.config.origins):
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        role = self._role(request.path, request.headers)
+        if role is None:
+            response = connection.respond(
+                http.HTTPStatus.UNAUTHORIZED, "missing or unknown token\n"
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="syncwatch"'
+            return response
+        if path == PUBLISH_PATH and role is not Role.PUBLISHER:
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "this token may not publish\n")
+        if path == PUBLISH_PATH and _source_of(request.path) is False:
+            return connection.respond(
+                http.HTTPStatus.BAD_REQUEST,
+                f"source must be 1 to {MAX_SOURCE_LEN} printable characters\n",
+            )
+        return None
+
+    def _role(self, path: str, headers: Headers) -> Role | None:
+        if not self.config.auth_enabled:
+            return Role.PUBLISHER
+        return token_role(self.config.tokens, request_token(path, headers))
+
+    def metrics_text(self) -> str:
+        """The /metrics body (Prometheus text format)."""
+        return render_metrics(
+            self.counters,
+            HubGauges(
+                viewers=self._viewer_connections,
+                publishers=len(self._publishers),
+                seq=self._committed_seq,
+                oldest_seq=self._oldest_seq or 0,
+                operations=len(self._operations),
+                event_log_bytes=self._log.size_bytes() if self._log is not None else 0,
+            ),
+        )
+
+    # ------------------------------------------------------------------ connections
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None  # process_request let it through
+        path = urlsplit(request.path).path
+        peer = _peer(ws)
+        if path == PUBLISH_PATH:
+            source = _source_of(request.path)
+            log.info("publisher connected from %s", peer)
+            await self._serve_publisher(ws, source if isinstance(source, str) else None)
+        else:
+            log.info("viewer connected from %s", peer)
+            await self._serve_viewer(ws)
+        log.info("%s from %s disconnected (%s)", path.rsplit("/", 1)[-1], peer, ws.close_code)
+
+    async def _hello(self, ws: ServerConnection) -> None:
+        await ws.send(encode_frame(Hello(hub_id=self._hub_id, seq=self._committed_seq)), text=True)
+
+    async def _serve_publisher(self, ws: ServerConnection, source: str | None) -> None:
+        session = PublisherSession(ws, lambda: self._committed_seq)
+        loop = asyncio.get_running_loop()
+        limiter = RateLimiter(
+            self.config.publisher_rate,
+            self.config.publisher_burst,
+            self.config.rate_limit_grace_s,
+            loop.time(),
+        )
+        self._publishers.add(session)
+        sender = loop.create_task(session.run())
+        try:
+            await self._hello(ws)
+            async for message in ws:
+                if self._stopping:
+                    break
+                if not isinstance(message, str):
+                    self.counters.updates_rejected += 1
+                    await _close_and_discard(
+                        ws, CLOSE_UNSUPPORTED_DATA, "binary messages are not supported"
+                    )
+                    break
+                updates = self._publisher_updates(message, session)
+                if not updates:
+                    continue
+                wait = limiter.delay(len(updates), loop.time())
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await session.wait_for_room()
+                for after_seq, ack in self._accept(updates, source):
+                    session.queue(after_seq, ack)
+        except RateLimitError as exc:
+            self.counters.publishers_rate_limited += 1
+            log.warning("closing a publisher from %s: %s", _peer(ws), exc)
+            await _close_and_discard(ws, CLOSE_POLICY, "rate limit exceeded")
+        except ConnectionClosed:
+            pass
+        finally:
+            self._publishers.discard(session)
+            if not sender.done():
+                await session.drain(limit_s=0.5)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    def _publisher_updates(self, message: str, session: PublisherSession) -> Sequence[SyncUpdate]:
+        """The valid updates of a publisher's message; an invalid one queues an error frame."""
+        try:
+            frame = parse_frame(message, max_bytes=self.config.max_frame_bytes)
+            if isinstance(frame, SyncUpdate):
+                if frame.seq is not None:
+                    raise ProtocolError(
+                        "assigned by the hub; publishers must not send it", field="seq"
+                    )
+                return (frame,)
+            if isinstance(frame, Batch):
+                for index, update in enumerate(frame.updates):
+                    if update.seq is not None:
+                        raise ProtocolError(
+                            "assigned by the hub; publishers must not send it",
+                            field=f"updates[{index}].seq",
+                        )
+                return frame.updates
+            raise ProtocolError(
+                f"publishers send sync_update or batch, not {type(frame).__name__.lower()}",
+                field="type",
+                code="unexpected_type",
+            )
+        except ProtocolError as exc:
+            self.counters.updates_rejected += 1
+            error = ErrorFrame(code=exc.code, detail=exc.reason, field=exc.field)
+            session.queue(0, encode_frame(error))
+            return ()
+
+    async def _serve_viewer(self, ws: ServerConnection) -> None:
+        self._viewer_connections += 1
+        session: ViewerSession | None = None
+        sender: asyncio.Task[None] | None = None
+        try:
+            await self._hello(ws)
+            async for message in ws:
+                if not isinstance(message, str):
+                    await _close_and_discard(
+                        ws, CLOSE_UNSUPPORTED_DATA, "binary messages are not supported"
+                    )
+                    break
+                error = self._viewer_frame_error(message, subscribed=session is not None)
+                if isinstance(error, ErrorFrame):
+                    await ws.send(encode_frame(error), text=True)
+                    continue
+                session = ViewerSession(
+                    ws, self.config.viewer_backlog_updates, self._viewer_dropped
+                )
+                await self._subscribe(ws, session, error)
+                sender = asyncio.get_running_loop().create_task(
+                    session.run(self._count_broadcast_frames)
+                )
+        except ConnectionClosed:
+            pass
+        finally:
+            self._viewer_connections -= 1
+            if session is not None:
+                self._broadcaster.viewers.discard(session)
+            if sender is not None:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+
+    def _viewer_frame_error(self, message: str, *, subscribed: bool) -> ErrorFrame | Subscribe:
+        try:
+            frame = parse_frame(message, max_bytes=self.config.max_frame_bytes)
+        except ProtocolError as exc:
+            return ErrorFrame(code=exc.code, detail=exc.reason, field=exc.field)
+        if not isinstance(frame, Subscribe):
+            return ErrorFrame(
+                code="unexpected_type",
+                detail="viewers send subscribe frames only",
+                field="type",
+            )
+        if subscribed:
+            return ErrorFrame(code="already_subscribed", detail="subscribe once per connection")
+        return frame
+
+    def _viewer_dropped(self) -> None:
+        self.counters.viewers_dropped += 1
+
+    def _count_broadcast_frames(self, count: int) -> None:
+        self.counters.broadcast_frames += count
+
+    async def _subscribe(
+        self, ws: ServerConnection, session: ViewerSession, request: Subscribe
+    ) -> None:
+        """Bring a viewer up to date (snapshot or replay), then make it live, with neither a
+        gap nor a duplicate at the hand-over (see _go_live)."""
+        since = request.since
+        replayable = (
+            since is not None
+            and (request.hub_id is None or request.hub_id == self._hub_id)
+            and 0 <= since <= self._committed_seq
+            and (
+                since == self._committed_seq
+                or (self._oldest_seq is not None and since >= self._oldest_seq - 1)
+            )
+        )
+        if not replayable or since is None:
+            await self._send_snapshot(ws, session)
+            return
+        event_log = self._log
+        assert event_log is not None
+        cursor = since
+        while cursor < self._committed_seq:
+            rows = await asyncio.to_thread(
+                event_log.read_after, cursor, self._committed_seq, REPLAY_CHUNK
+            )
+            if not rows or rows[0][0] != cursor + 1:
+                # Retention removed what this viewer needed while it replayed.
+                await self._send_snapshot(ws, session)
+                return
+            await send_text_frames(ws, [frame.data for frame in make_frames(rows)])
+            cursor = rows[-1][0]
+        # No await since the loop's last check: cursor == committed seq right now.
+        self._go_live(session, cursor)
+
+    def _go_live(self, session: ViewerSession, delivered_seq: int) -> None:
+        """Register a viewer that has everything up to ``delivered_seq`` == the committed seq.
+
+        Must run without an await after that was checked: flushing the broadcaster first
+        hands updates committed so far to the existing viewers only, so the new one gets
+        exactly those after ``delivered_seq``."""
+        assert delivered_seq == self._committed_seq
+        self._broadcaster.flush()
+        session.delivered_seq = delivered_seq
+        self._broadcaster.viewers.add(session)
+
+    async def _send_snapshot(self, ws: ServerConnection, session: ViewerSession) -> None:
+        bodies = [op.body for op in sorted(self._operations.values(), key=lambda op: op.seq)]
+        data = (
+            b'{"type":"snapshot","seq":%d,"hub_id":"%s","operations":['
+            % (self._committed_seq, self._hub_id.encode())
+            + b",".join(bodies)
+            + b"]}"
+        )
+        self._go_live(session, self._committed_seq)
+        await ws.send(data, text=True)
+
+    # ------------------------------------------------------------------ the log
+
+    def _accept(self, updates: Sequence[SyncUpdate], source: str | None) -> list[tuple[int, bytes]]:
+        """Give each new update its seq and queue it for commit; answer duplicates.
+
+        Returns, per update, the seq that must be committed before its ack may be sent
+        and the encoded ack."""
+        event_log = self._log
+        assert event_log is not None
+        now_us = int(self._clock() * 1_000_000)
+        records: list[LoggedUpdate] = []
+        acks: list[tuple[int, bytes]] = []
+        for update in updates:
+            operation_id, counter = update.operation_id, update.counter
+            if counter is not None:
+                last = self._counters.get(operation_id)
+                if last is not None and counter <= last[0]:
+                    seq = self._duplicate_seq(operation_id, counter, last)
+                    self.counters.updates_duplicate += 1
+                    ack = Ack(seq=seq, operation_id=operation_id, counter=counter, duplicate=True)
+                    acks.append((seq, encode_frame(ack)))
+                    continue
+            self._assigned_seq += 1
+            seq = self._assigned_seq
+            body = encode_update(with_seq(update, seq, source))
+            records.append(
+                LoggedUpdate(seq, operation_id, counter, update.status.is_terminal, now_us, body)
+            )
+            if counter is not None:
+                self._counters[operation_id] = (counter, seq)
+                self._pending_keys[(operation_id, counter)] = seq
+            acks.append(
+                (seq, encode_frame(Ack(seq=seq, operation_id=operation_id, counter=counter)))
+            )
+        if records:
+            self._pending.extend(records)
+            event_log.append(records)
+            self.counters.updates_accepted += len(records)
+        return acks
+
+    def _duplicate_seq(self, operation_id: str, counter: int, last: tuple[int, int]) -> int:
+        if counter == last[0]:
+            return last[1]
+        pending = self._pending_keys.get((operation_id, counter))
+        if pending is not None:
+            return pending
+        assert self._log is not None
+        stored = self._log.find_seq(operation_id, counter)
+        # Gone from the log (retention): the operation's latest accepted seq stands in.
+        return stored if stored is not None else last[1]
+
+    def _on_commit(self, seq: int) -> None:
+        """The log committed everything up to ``seq`` (runs on the loop)."""
+        pending = self._pending
+        committed: list[tuple[int, bytes]] = []
+        operations = self._operations
+        while pending and pending[0].seq <= seq:
+            record = pending.popleft()
+            committed.append((record.seq, record.body))
+            operations[record.operation_id] = StoredOperation(
+                record.operation_id,
+                record.seq,
+                record.counter,
+                record.terminal,
+                record.received_us,
+                record.body,
+            )
+            if record.counter is not None:
+                self._pending_keys.pop((record.operation_id, record.counter), None)
+        self._committed_seq = seq
+        self._commit_event.set()
+        if self._oldest_seq is None and committed:
+            self._oldest_seq = committed[0][0]
+        self._broadcaster.publish(committed)
+        for publisher in self._publishers:
+            publisher.committed()
+
+    def _on_log_failure(self, exc: Exception) -> None:
+        """The log can no longer commit: acks would be lies, so the hub stops serving."""
+        log.critical("stopping the hub: %s", exc)
+        self._log_failed = True
+        self._spawn(self.stop(code=CLOSE_SERVER_ERROR, reason="event log failure"))
+
+    async def _maintenance_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.run_maintenance(loop)
+            await asyncio.sleep(self.config.maintenance_interval_s)
+
+    def run_maintenance(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Queue a retention and expiry pass now (also runs every maintenance interval)."""
+        assert self._log is not None
+        loop = loop or asyncio.get_running_loop()
+        self._log.maintain(
+            now_us=int(self._clock() * 1_000_000),
+            retention_us=int(self.config.retention_s * 1_000_000),
+            retention_updates=self.config.retention_updates,
+            expiry_us=int(self.config.finished_expiry_s * 1_000_000),
+            done=lambda result: loop.call_soon_threadsafe(self._on_maintenance, result),
+        )
+
+    def _on_maintenance(self, result: Maintenance) -> None:
+        self._oldest_seq = result.oldest_seq
+        for operation_id, seq in result.expired_operations:
+            expired = self._operations.get(operation_id)
+            if expired is None or expired.seq != seq:
+                continue  # updated again since the pass looked at it
+            del self._operations[operation_id]
+            counter = self._counters.get(operation_id)
+            if counter is not None and counter[1] <= expired.seq:
+                del self._counters[operation_id]
+        if result.deleted_events or result.expired_operations:
+            log.info(
+                "maintenance: %d updates past retention deleted, %d finished operations expired",
+                result.deleted_events,
+                len(result.expired_operations),
+            )
+
+
+async def _close_and_discard(ws: ServerConnection, code: int, reason: str) -> None:
+    """Close, reading and dropping what the client still sends meanwhile: its close frame
+    may be queued behind a flood, which must be read for the handshake to complete."""
+    closing = asyncio.get_running_loop().create_task(ws.close(code, reason))
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
+    await closing
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _source_of(path: str) -> str | bool | None:
+    """The ``?source=`` of a publisher (its id, stamped on updates that carry none);
+    None when absent, False when invalid."""
+    values = parse_qs(urlsplit(path).query).get("source")
+    if not values:
+        return None
+    source = values[-1]
+    if not 0 < len(source) <= MAX_SOURCE_LEN or not source.isprintable():
+        return False
+    return source

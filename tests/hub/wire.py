@@ -1,0 +1,99 @@
+"""Small real-websockets clients for the hub tests (no mocks: these speak over loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from syncwatch.core.protocol import Frame, Hello, SyncUpdate, parse_frame, updates_of
+
+T = TypeVar("T")
+
+STAMP = "2026-12-03T12:00:00.250Z"
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    """Run an async test body with a deadline (no pytest-asyncio here)."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+def update_json(operation_id: str = "op-1", counter: int | None = None, **fields: Any) -> str:
+    """A publisher's sync_update frame; ``fields`` override or add fields (None removes)."""
+    obj: dict[str, Any] = {
+        "type": "sync_update",
+        "operation_id": operation_id,
+        "operation_type": "upload",
+        "status": "in_progress",
+        "progress": 10.0,
+        "timestamp": STAMP,
+    }
+    if counter is not None:
+        obj["counter"] = counter
+    for key, value in fields.items():
+        if value is None:
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+    return json.dumps(obj)
+
+
+async def recv_frame(ws: ClientConnection, limit_s: float = 10.0) -> Frame:
+    """The next frame, parsed; fails the test after ``limit_s`` seconds of silence."""
+    async with asyncio.timeout(limit_s):
+        message = await ws.recv()
+    assert isinstance(message, str), "the hub must send text frames"
+    return parse_frame(message)
+
+
+@contextlib.asynccontextmanager
+async def publisher(
+    url: str, source: str | None = None, **kwargs: Any
+) -> AsyncIterator[ClientConnection]:
+    """A connection to /v1/publish (as ``source``) whose hello has been read."""
+    path = "/v1/publish" + (f"?source={source}" if source else "")
+    async with connect(url + path, **kwargs) as ws:
+        assert isinstance(await recv_frame(ws), Hello)
+        yield ws
+
+
+@contextlib.asynccontextmanager
+async def viewer(
+    url: str, since: int | None = None, hub_id: str | None = None, **kwargs: Any
+) -> AsyncIterator[tuple[ClientConnection, Hello]]:
+    """A connection to /v1/subscribe that has sent its subscribe frame."""
+    async with connect(url + "/v1/subscribe", **kwargs) as ws:
+        hello = await recv_frame(ws)
+        assert isinstance(hello, Hello)
+        request: dict[str, Any] = {"type": "subscribe", "since": since}
+        if hub_id is not None:
+            request["hub_id"] = hub_id
+        await ws.send(json.dumps(request))
+        yield ws, hello
+
+
+async def publish(ws: ClientConnection, messages: list[str]) -> list[Frame]:
+    """Send messages and return one answer (ack or error) per message."""
+    for message in messages:
+        await ws.send(message)
+    return [await recv_frame(ws) for _ in messages]
+
+
+async def receive_updates(ws: ClientConnection, count: int) -> list[SyncUpdate]:
+    """Receive live sync_update/batch frames until ``count`` updates arrived."""
+    received: list[SyncUpdate] = []
+    while len(received) < count:
+        frame = await recv_frame(ws)
+        updates = updates_of(frame)
+        assert updates, f"expected updates, got {frame!r}"
+        received.extend(updates)
+    return received
