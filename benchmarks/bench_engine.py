@@ -1,0 +1,352 @@
+"""How fast the client ingests a hub's stream end to end, and how long the GUI loop stalls.
+
+Run: ``.venv/bin/python -m benchmarks.bench_engine`` (about half a minute).
+
+The hub and its publisher (a Reporter) run in one child process, so that publishing
+does not take this process's CPU; on a 2-core machine the child has one core and this
+process the other. This process is the desktop client without widgets: a QApplication
+(offscreen), the qasync loop, HubClient + SyncEngine + SyncStateModel, and the real
+SQLite history written by its StoreWriter thread. Figures:
+
+1. raw: a bare websockets server (child process) sends ~200-byte JSON messages to one
+   client on a qasync loop, which ``json.loads`` each: the ceiling of the library here.
+2. engine: updates/s from the first update received to the last one applied by the
+   reducer (and, separately, until the history committed them all), for a stream of
+   transfers (queued, 18 progress ticks, completed) published as fast as the hub acks.
+3. stall: a 5 ms QTimer on the GUI thread records how late it fires; the longest
+   lateness is the longest time the GUI could not repaint or react to a click.
+
+Targets: >= 20,000 updates/s, no stall over 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncwatch.core.protocol import SyncUpdate
+
+UPDATES = 200_000
+TICKS_PER_OPERATION = 18
+CONCURRENT = 500
+RAW_MESSAGES = 200_000
+TARGET_RATE = 20_000
+TARGET_STALL_MS = 50.0
+MESSAGE = json.dumps(
+    {
+        "type": "sync_update",
+        "seq": 123456,
+        "operation_id": "op-000123",
+        "operation_type": "upload",
+        "status": "in_progress",
+        "progress": 42.5,
+        "timestamp": "2026-12-03T12:00:00.123456Z",
+        "item": "photos/2026/holiday/IMG_1234.jpg",
+        "bytes_done": 1234567,
+        "bytes_total": 4567890,
+    }
+)
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _raw_server(conn: Connection) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def handler(ws: ServerConnection) -> None:
+        count = int(await ws.recv())
+        for _ in range(count):
+            await ws.send(MESSAGE)
+        await ws.wait_closed()
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+            conn.send(next(iter(server.sockets)).getsockname()[1])
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    asyncio.run(main())
+
+
+def _workload(count: int) -> list[SyncUpdate]:
+    """Transfers of TICKS_PER_OPERATION + 2 updates each, CONCURRENT at a time."""
+    from syncwatch.core.protocol import Status, SyncUpdate
+
+    per_op = TICKS_PER_OPERATION + 2
+    t0 = int(time.time() * 1_000_000)
+    updates: list[SyncUpdate] = []
+    n = 0
+    while len(updates) < count:
+        for lane in range(CONCURRENT):
+            op = n * CONCURRENT + lane
+            step = len(updates) // CONCURRENT % per_op
+            if step == 0:
+                status, progress = Status.QUEUED, 0.0
+            elif step == per_op - 1:
+                status, progress = Status.COMPLETED, 100.0
+            else:
+                status, progress = Status.IN_PROGRESS, step * 100.0 / per_op
+            updates.append(
+                SyncUpdate(
+                    operation_id=f"op-{op:07d}",
+                    operation_type="upload",
+                    status=status,
+                    progress=progress,
+                    timestamp_us=t0 + len(updates) * 50,
+                    item=f"photos/2026/holiday/IMG_{op:07d}.jpg",
+                    bytes_done=int(progress * 45_678),
+                    bytes_total=4_567_800,
+                )
+            )
+        if len(updates) // CONCURRENT % per_op == 0:
+            n += 1
+    return updates[:count]
+
+
+def _hub_and_publisher(conn: Connection, data_dir: str, count: int) -> None:
+    from syncwatch.client.reporter import Reporter
+    from syncwatch.hub import Hub, HubConfig
+
+    async def main() -> None:
+        hub = Hub(
+            HubConfig(
+                data_dir=Path(data_dir),
+                port=0,
+                publisher_rate=1e7,
+                publisher_burst=10_000_000,
+                viewer_backlog_updates=10_000_000,
+                retention_updates=10_000_000,
+            )
+        )
+        await hub.start()
+        updates = _workload(count)
+        conn.send(hub.url)
+        loop = asyncio.get_running_loop()
+        round_ = 0
+        while await loop.run_in_executor(None, conn.recv) == "go":
+            started = time.perf_counter()
+            async with Reporter(hub.url, source=f"bench-{round_}", max_buffer=count + 1) as r:
+                for i, update in enumerate(updates):
+                    r.report(update._replace(operation_id=f"{update.operation_id}-{round_}"))
+                    if i % 1000 == 999:
+                        await asyncio.sleep(0)
+                await r.flush()
+            conn.send(time.perf_counter() - started)
+            round_ += 1
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+class Child:
+    """A server in a child process; ``first`` is its first message (port or URL)."""
+
+    def __init__(self, target: Any, *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
+        self._process.start()
+        self.first: Any = self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self._process.join(30)
+
+
+# --------------------------------------------------------------------------- this process
+
+
+class StallMeter:
+    """A 5 ms precise QTimer on the GUI thread; records how late each tick is."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.worst_ms = 0.0
+        self.late: list[float] = []
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        late_ms = (now - self._last) * 1000 - 5
+        self._last = now
+        self.late.append(late_ms)
+        self.worst_ms = max(self.worst_ms, late_ms)
+
+
+async def raw_rate() -> float:
+    """Messages/s of a bare websockets client on this qasync loop (json.loads each)."""
+    from websockets.asyncio.client import connect
+
+    child = Child(_raw_server)
+    try:
+        async with connect(
+            f"ws://127.0.0.1:{child.first}", compression=None, max_size=None, proxy=None
+        ) as ws:
+            await ws.send(str(RAW_MESSAGES))
+            started = time.perf_counter()
+            for _ in range(RAW_MESSAGES):
+                json.loads(await ws.recv())
+            return RAW_MESSAGES / (time.perf_counter() - started)
+    finally:
+        child.close()
+
+
+class Client:
+    """The desktop client without widgets: store + writer thread, engine, model."""
+
+    def __init__(self, hub_url: str, db_path: Path) -> None:
+        from syncwatch.client.engine import EngineConfig, SyncEngine
+        from syncwatch.client.store import HistoryStore, StoreWriter
+        from syncwatch.qt.model import SyncStateModel
+
+        self.store = HistoryStore(db_path)
+        self.writer = StoreWriter(self.store)
+        self.engine = SyncEngine(EngineConfig(hub_url), self.writer, cursor=self.store.cursor)
+        self.model = SyncStateModel(self.engine)
+        self.emits = 0
+        self.model.operationsChanged.connect(self._count)
+        self.task: asyncio.Future[None] | None = None
+
+    def _count(self, _: object) -> None:
+        self.emits += 1
+
+    async def start(self) -> None:
+        from syncwatch.core.connection import ConnectionState
+
+        self.task = asyncio.ensure_future(self.engine.run())
+        while self.engine.connection.state is not ConnectionState.CONNECTED:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        self.engine.stop()
+        if self.task is not None:
+            await self.task
+        self.model.shutdown()
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+
+
+async def measure(client: Client, since: int, upto: int, go: Any = None) -> dict[str, float]:
+    """Run until the client applied and committed the updates ``since < seq <= upto``."""
+    meter = StallMeter()
+    engine, writer = client.engine, client.writer
+    received0, committed0 = engine.updates_received, writer.updates_committed
+    count = upto - since
+    meter.start()
+    if go is not None:
+        go()
+    first = None
+    while engine.state.last_seq < upto:
+        if first is None and engine.updates_received > received0:
+            first = time.perf_counter() - 0.001
+        await asyncio.sleep(0.001)
+    applied = time.perf_counter()
+    first = first or applied
+    while writer.updates_committed - committed0 < count:  # noqa: ASYNC110 - another thread's counter
+        await asyncio.sleep(0.005)
+    committed = time.perf_counter()
+    meter.stop()
+    late = sorted(meter.late)
+    return {
+        "ingest": count / (applied - first),
+        "committed": count / (committed - first),
+        "stall_ms": meter.worst_ms,
+        "p99_late_ms": late[int(len(late) * 0.99)] if late else 0.0,
+        "emits_per_s": client.emits / max(1e-9, applied - first),
+    }
+
+
+async def engine_runs(data_dir: Path) -> tuple[dict[str, float], dict[str, float], float]:
+    """Live following of a publisher, then catching up on a backlog of the same size."""
+    child = Child(_hub_and_publisher, str(data_dir / "hub"), UPDATES)
+    db = data_dir / "history.sqlite3"
+    try:
+        # 1. Live: the client follows while the publisher publishes UPDATES updates.
+        client = Client(child.first, db)
+        await client.start()
+        live = await measure(client, 0, UPDATES, lambda: child.conn.send("go"))
+        publish_rate = UPDATES / child.conn.recv()
+        await client.close()
+        # 2. Catch-up: UPDATES more are published while the client is down; a new client
+        #    resumes from the history's cursor and ingests the replay as fast as it can.
+        child.conn.send("go")
+        publish_rate = max(publish_rate, UPDATES / child.conn.recv())
+        client = Client(child.first, db)
+        await client.start()
+        catch_up = await measure(client, UPDATES, 2 * UPDATES)
+        await client.close()
+    finally:
+        child.close()
+    return live, catch_up, publish_rate
+
+
+async def main() -> int:
+    raw = await raw_rate()
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        live, catch_up, publish_rate = await engine_runs(Path(tmp))
+    print(f"{'measure':<64} {'figure':>14} {'vs raw':>8}")
+    print(
+        f"{'raw websockets on qasync: 1 client, ~200-byte JSON, json.loads':<64} "
+        f"{raw:>10,.0f} m/s {1:>8.2f}"
+    )
+    print(
+        f"{'hub + Reporter publish rate (child process, acked)':<64} "
+        f"{publish_rate:>10,.0f} u/s {publish_rate / raw:>8.2f}"
+    )
+    for name, figures in (("live", live), ("catch-up", catch_up)):
+        for label, key in (
+            ("received -> reducer -> model", "ingest"),
+            ("history committed", "committed"),
+        ):
+            rate = figures[key]
+            print(f"{f'{name}: {label}':<64} {rate:>10,.0f} u/s {rate / raw:>8.2f}")
+        print(
+            f"{f'{name}: GUI loop longest stall (5 ms timer lateness)':<64} "
+            f"{figures['stall_ms']:>11.1f} ms"
+        )
+        print(f"{f'{name}: GUI loop p99 lateness':<64} {figures['p99_late_ms']:>11.1f} ms")
+        print(
+            f"{f'{name}: operationsChanged emits per second':<64} {figures['emits_per_s']:>13.1f}"
+        )
+    met = (
+        catch_up["ingest"] >= TARGET_RATE
+        and max(live["stall_ms"], catch_up["stall_ms"]) <= TARGET_STALL_MS
+    )
+    print("targets met" if met else "TARGETS MISSED")
+    return 0 if met else 1
+
+
+def run() -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    result: int = asyncio.run(main(), loop_factory=lambda: qasync.QEventLoop(app))  # type: ignore[call-arg]
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(run())
