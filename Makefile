@@ -68,7 +68,7 @@ test-core: $(CORE_STAMP)
 
 test-all: $(STAMP)
 	mkdir -p $(ARTIFACTS)
-	SYNCWATCH_ARTIFACTS=$(CURDIR)/$(ARTIFACTS) $(BIN)/python -X dev -m pytest -q
+	SYNCWATCH_ARTIFACTS=$(CURDIR)/$(ARTIFACTS) $(BIN)/python -m pytest -q
 
 check: lint typecheck layers
 

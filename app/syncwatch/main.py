@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -35,9 +36,6 @@ import platformdirs
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-    from syncwatch.client.engine import EngineConfig
-    from syncwatch.core.health import HealthThresholds
-    from syncwatch.qt.settings import Settings
 
 log = logging.getLogger("syncwatch")
 
@@ -200,46 +198,12 @@ def _ask_running_instance_to_show(data_dir: Path) -> bool:
     return True
 
 
-def _engine_config(settings: Settings, hub_url: str, token: str | None) -> EngineConfig:
-    from syncwatch.client.engine import EngineConfig, RetentionPolicy  # noqa: PLC0415
-
-    return EngineConfig(
-        hub_url=hub_url,
-        token=token or None,
-        ca_file=settings.ca_file or None,
-        ping_interval_s=float(settings.get("ping_interval_s")),
-        ping_timeout_s=float(settings.get("ping_timeout_s")),
-        health_check_interval_s=float(settings.get("health_check_interval_s")),
-        thresholds=_thresholds(settings),
-        retention=RetentionPolicy(
-            operations_days=int(settings.get("retention_operations_days")),
-            snapshots_days=int(settings.get("retention_snapshots_days")),
-        ),
-    )
-
-
-def _thresholds(settings: Settings) -> HealthThresholds:
-    """The health thresholds the user chose, or the core's defaults if they conflict."""
-    from syncwatch.core.health import HealthThresholds  # noqa: PLC0415
-
-    try:
-        return HealthThresholds(
-            window_s=float(settings.get("error_window_s")),
-            warning_error_rate=float(settings.get("warning_error_rate_pct")),
-            critical_error_rate=float(settings.get("critical_error_rate_pct")),
-            warning_active_ops=int(settings.get("warning_active_ops")),
-        )
-    except ValueError as exc:
-        log.warning("health thresholds in the settings conflict (%s); using the defaults", exc)
-        return HealthThresholds()
-
-
 async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemTrayIcon) -> int:
     from PySide6.QtNetwork import QLocalServer  # noqa: PLC0415
 
     from syncwatch import desktop  # noqa: PLC0415
     from syncwatch.client.demo_command import run_demo  # noqa: PLC0415
-    from syncwatch.client.engine import SyncEngine  # noqa: PLC0415
+    from syncwatch.client.engine import SyncEngine, public_url  # noqa: PLC0415
     from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
     from syncwatch.core.workload import WorkloadConfig  # noqa: PLC0415
     from syncwatch.hub.config import HubConfig, Role  # noqa: PLC0415
@@ -272,7 +236,8 @@ async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemT
     if store.recovered_from is not None:
         log.warning("%s", store.recovery_message)
     writer = StoreWriter(store)
-    engine = SyncEngine(_engine_config(settings, hub_url, token), writer, cursor=store.cursor)
+    config = dataclasses.replace(settings.engine_config(hub_url), token=token or None)
+    engine = SyncEngine(config, writer, cursor=store.cursor)
     reader = HistoryReader(store.path)
     model = SyncStateModel(engine, reader=reader)
     faces = Faces(model, settings, tray_icon=early_icon)
@@ -330,7 +295,8 @@ async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemT
         log.info("demo workload started")
     faces.start()
     network.start()
-    log.info("syncwatch ready: hub %s, history %s", hub_url, store.path)
+    # public_url: a hub URL may carry ?token= (browsers' way), which must not reach logs.
+    log.info("syncwatch ready: hub %s, history %s", public_url(hub_url), store.path)
 
     await quit_requested.wait()
     log.info("shutting down")

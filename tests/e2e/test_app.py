@@ -28,25 +28,19 @@ def app_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    """Read the child's stderr until a line contains needle; return the lines read."""
-    assert proc.stderr is not None
-    lines: list[str] = []
+def wait_for_line(
+    log_file: Path, proc: subprocess.Popen[bytes], needle: str, timeout: float
+) -> None:
+    """Wait until the child's stderr (redirected to log_file) has a line containing needle."""
     deadline = time.monotonic() + timeout
-    os.set_blocking(proc.stderr.fileno(), False)
-    buffer = ""
     while time.monotonic() < deadline:
-        chunk = proc.stderr.read()
-        if chunk:
-            buffer += chunk
-            *complete, buffer = buffer.split("\n")
-            lines.extend(complete)
-            if any(needle in line for line in complete):
-                return lines
-        elif proc.poll() is not None:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+        if needle in text:
+            return
+        if proc.poll() is not None:
             break
-        time.sleep(0.05)
-    raise AssertionError(f"no line with {needle!r} within {timeout} s; got:\n" + "\n".join(lines))
+        time.sleep(0.1)
+    raise AssertionError(f"no line with {needle!r} within {timeout} s; got:\n{text}")
 
 
 def test_version_prints_and_exits_zero() -> None:
@@ -89,18 +83,21 @@ def test_self_check_passes_against_the_embedded_hub(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_app_with_demo_runs_records_history_and_quits_cleanly_on_sigterm(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = subprocess.Popen(
-        [SYNCWATCH, "--demo", "--data-dir", str(data)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=app_env(tmp_path),
-    )
+    log_file = tmp_path / "stderr.log"
+    with log_file.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [SYNCWATCH, "--demo", "--verbose", "--data-dir", str(data)],
+            stderr=stderr,
+            stdout=subprocess.DEVNULL,
+            env=app_env(tmp_path),
+        )
     try:
-        wait_for_line(proc, "tray icon shown", timeout=30)
-        wait_for_line(proc, "history committed", timeout=30)
+        wait_for_line(log_file, proc, "tray icon shown", timeout=30)
+        wait_for_line(log_file, proc, "history committed", timeout=30)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+        assert "stopped cleanly" in log_file.read_text(encoding="utf-8")
+        assert "Traceback" not in log_file.read_text(encoding="utf-8")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -80,6 +80,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a clean close (1000) may take before the socket is dropped.
 CLOSE_TIMEOUT_S: Final = 2.0
+#: Longest stretch of frame handling before the reader lets other callbacks run.
+READ_SLICE_S: Final = 0.005
+
 Cursor = Callable[[], tuple[str, int] | None]
 
 
@@ -411,7 +414,15 @@ class HubClient:
         resume = self._resume
         listener = self._listener
         on_message = self._on_message
+        monotonic = time.monotonic
+        slice_started = monotonic()
         while True:
+            # recv() does not yield while frames are buffered, so a replayed backlog would
+            # be parsed in one long callback and freeze the GUI sharing this loop: hand the
+            # loop back every few milliseconds of work.
+            if monotonic() - slice_started > READ_SLICE_S:
+                await asyncio.sleep(0)
+                slice_started = monotonic()
             data = await ws.recv(decode=False)
             try:
                 frame = parse_frame(data, max_bytes=MAX_HUB_FRAME_BYTES)

@@ -483,7 +483,7 @@ class SyncEngine:
     def check_health_now(self) -> HealthSnapshot:
         """Run the periodic health check now: evaluate and write a snapshot to the store."""
         snapshot = self.health_snapshot()
-        self._writer.submit_health(_StoredHealth(snapshot))
+        self._writer.submit_health(snapshot)
         self._watch_commits()
         return snapshot
 
@@ -526,51 +526,6 @@ class SyncEngine:
             self._watch_commits()
         else:
             self._listener.on_history_committed()
-
-
-class _StoredHealth:
-    """A core HealthSnapshot as the store reads it (``at`` in epoch seconds)."""
-
-    __slots__ = ("_snapshot",)
-
-    def __init__(self, snapshot: HealthSnapshot) -> None:
-        self._snapshot = snapshot
-
-    @property
-    def at(self) -> float:
-        return self._snapshot.at_us / _US
-
-    @property
-    def status(self) -> object:
-        return self._snapshot.status
-
-    @property
-    def score(self) -> float:
-        return self._snapshot.score
-
-    @property
-    def error_rate(self) -> float:
-        return self._snapshot.error_rate
-
-    @property
-    def avg_sync_time_s(self) -> float | None:
-        return self._snapshot.avg_sync_time_s
-
-    @property
-    def active_ops(self) -> int:
-        return self._snapshot.active_ops
-
-    @property
-    def throughput_ops_per_min(self) -> float:
-        return self._snapshot.throughput_ops_per_min
-
-    @property
-    def throughput_bps(self) -> float:
-        return self._snapshot.throughput_bps
-
-    @property
-    def latency_ms(self) -> float | None:
-        return self._snapshot.latency_ms
 
 
 def _to_us(seconds: float) -> int:

@@ -118,6 +118,11 @@ class HealthSnapshot:
     throughput_bps: float
     latency_ms: float | None
 
+    @property
+    def at(self) -> float:
+        """When it was taken, in epoch seconds (the store's unit)."""
+        return self.at_us / 1_000_000
+
 
 def describe_duration(seconds: float) -> str:
     """A short human duration: "45 s", "3 min", "2 h 5 min", "3 d"."""
