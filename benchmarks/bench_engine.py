@@ -22,8 +22,6 @@ Targets: >= 20,000 updates/s, no stall over 50 ms.
 from __future__ import annotations
 
 import asyncio
-import json
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -32,49 +30,19 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.ceiling import Child, raw_receive_rate
+
 if TYPE_CHECKING:
     from syncwatch.core.protocol import SyncUpdate
 
 UPDATES = 200_000
 TICKS_PER_OPERATION = 18
 CONCURRENT = 500
-RAW_MESSAGES = 200_000
 TARGET_RATE = 20_000
 TARGET_STALL_MS = 50.0
-MESSAGE = json.dumps(
-    {
-        "type": "sync_update",
-        "seq": 123456,
-        "operation_id": "op-000123",
-        "operation_type": "upload",
-        "status": "in_progress",
-        "progress": 42.5,
-        "timestamp": "2026-12-03T12:00:00.123456Z",
-        "item": "photos/2026/holiday/IMG_1234.jpg",
-        "bytes_done": 1234567,
-        "bytes_total": 4567890,
-    }
-)
 
 
 # --------------------------------------------------------------------------- children
-
-
-def _raw_server(conn: Connection) -> None:
-    from websockets.asyncio.server import ServerConnection, serve
-
-    async def handler(ws: ServerConnection) -> None:
-        count = int(await ws.recv())
-        for _ in range(count):
-            await ws.send(MESSAGE)
-        await ws.wait_closed()
-
-    async def main() -> None:
-        async with serve(handler, "127.0.0.1", 0, compression=None) as server:
-            conn.send(next(iter(server.sockets)).getsockname()[1])
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-
-    asyncio.run(main())
 
 
 def _workload(count: int) -> list[SyncUpdate]:
@@ -147,21 +115,6 @@ def _hub_and_publisher(conn: Connection, data_dir: str, count: int) -> None:
     asyncio.run(main())
 
 
-class Child:
-    """A server in a child process; ``first`` is its first message (port or URL)."""
-
-    def __init__(self, target: Any, *args: Any) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self._process = context.Process(target=target, args=(child, *args), daemon=True)
-        self._process.start()
-        self.first: Any = self.conn.recv()
-
-    def close(self) -> None:
-        self.conn.send("stop")
-        self._process.join(30)
-
-
 # --------------------------------------------------------------------------- this process
 
 
@@ -192,24 +145,6 @@ class StallMeter:
         self._last = now
         self.late.append(late_ms)
         self.worst_ms = max(self.worst_ms, late_ms)
-
-
-async def raw_rate() -> float:
-    """Messages/s of a bare websockets client on this qasync loop (json.loads each)."""
-    from websockets.asyncio.client import connect
-
-    child = Child(_raw_server)
-    try:
-        async with connect(
-            f"ws://127.0.0.1:{child.first}", compression=None, max_size=None, proxy=None
-        ) as ws:
-            await ws.send(str(RAW_MESSAGES))
-            started = time.perf_counter()
-            for _ in range(RAW_MESSAGES):
-                json.loads(await ws.recv())
-            return RAW_MESSAGES / (time.perf_counter() - started)
-    finally:
-        child.close()
 
 
 class Client:
@@ -303,7 +238,7 @@ async def engine_runs(data_dir: Path) -> tuple[dict[str, float], dict[str, float
 
 
 async def main() -> int:
-    raw = await raw_rate()
+    raw = await raw_receive_rate()
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         live, catch_up, publish_rate = await engine_runs(Path(tmp))
     print(f"{'measure':<64} {'figure':>14} {'vs raw':>8}")

@@ -19,8 +19,6 @@ Figures:
 from __future__ import annotations
 
 import asyncio
-import json
-import multiprocessing
 import os
 import statistics
 import sys
@@ -34,44 +32,14 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-RAW_MESSAGES = 200_000
+from benchmarks.ceiling import Child, raw_receive_rate
+
 DURABLE_SECONDS = 6.0
 FANOUT_RATE = 2_000
 FANOUT_SECONDS = 6.0
-MESSAGE = json.dumps(
-    {
-        "type": "sync_update",
-        "seq": 123456,
-        "operation_id": "op-000123",
-        "operation_type": "upload",
-        "status": "in_progress",
-        "progress": 42.5,
-        "timestamp": "2026-12-03T12:00:00.123456Z",
-        "item": "photos/2026/holiday/IMG_1234.jpg",
-        "bytes_done": 1234567,
-        "bytes_total": 4567890,
-    }
-)
 
 
 # --------------------------------------------------------------------------- children
-
-
-def _raw_server(conn: Connection) -> None:
-    from websockets.asyncio.server import ServerConnection, serve
-
-    async def handler(ws: ServerConnection) -> None:
-        count = int(await ws.recv())
-        for _ in range(count):
-            await ws.send(MESSAGE)
-        await ws.wait_closed()
-
-    async def main() -> None:
-        async with serve(handler, "127.0.0.1", 0, compression=None) as server:
-            conn.send(next(iter(server.sockets)).getsockname()[1])
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-
-    asyncio.run(main())
 
 
 def _hub_server(conn: Connection, data_dir: str, options: dict[str, Any]) -> None:
@@ -89,21 +57,6 @@ def _hub_server(conn: Connection, data_dir: str, options: dict[str, Any]) -> Non
         await hub.stop()
 
     asyncio.run(main())
-
-
-class Child:
-    """A server in a child process; ``port`` once it listens, stopped on ``close``."""
-
-    def __init__(self, target: Any, *args: Any) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._parent, child = context.Pipe()
-        self._process = context.Process(target=target, args=(child, *args), daemon=True)
-        self._process.start()
-        self.port: int = self._parent.recv()
-
-    def close(self) -> None:
-        self._parent.send("stop")
-        self._process.join(30)
 
 
 # --------------------------------------------------------------------------- clients
@@ -153,19 +106,6 @@ async def _receive(ws: ClientConnection, expected: int, latencies: list[float] |
             latencies.append((received - stamp) * 1000)
         got += len(updates)
     return got
-
-
-async def bench_raw() -> float:
-    child = Child(_raw_server)
-    try:
-        async with connect(f"ws://127.0.0.1:{child.port}", compression=None) as ws:
-            await ws.send(str(RAW_MESSAGES))
-            started = time.perf_counter()
-            for _ in range(RAW_MESSAGES):
-                json.loads(await ws.recv())
-            return RAW_MESSAGES / (time.perf_counter() - started)
-    finally:
-        child.close()
 
 
 async def _publish_for(url: str, seconds: float, batch: int, window: int) -> tuple[int, float]:
@@ -269,7 +209,7 @@ async def main() -> int:
     print(
         f"load average at start: {load:.1f} on {os.cpu_count()} cores (others' work skews figures)"
     )
-    raw = await bench_raw()
+    raw = await raw_receive_rate()
     print(f"{'measure':<58} {'figure':>14} {'vs raw':>8}")
     print(
         f"{'raw websockets: 1 client, ~200-byte JSON, json.loads':<58} {raw:>10,.0f} m/s {1:>8.2f}"
