@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from syncwatch.core.protocol import Status
 from syncwatch.qt.settings import Settings
-from syncwatch.qt.tables import ERROR, ITEM, PROGRESS
+from syncwatch.qt.tables import ERROR, ITEM, PROGRESS, STATUS
 from syncwatch.ui.dashboard.operations_view import FAILED_TINT
 from syncwatch.ui.dashboard.window import TABS, SyncStatusIndicators
 from syncwatch.ui.icons import IconFactory
@@ -94,6 +94,9 @@ def test_operations_table_rows_progress_failed_highlight_and_sort(
     view = window.operations_view
     proxy = view.proxy
     qtbot.waitUntil(lambda: proxy.rowCount() == 14)
+    # By default what is running comes first, then the failure, then what is done.
+    statuses = [proxy.index(r, STATUS).data() for r in range(proxy.rowCount())]
+    assert statuses == ["Syncing"] * 5 + ["Failed"] + ["Completed"] * 8
     items = {proxy.index(r, ITEM).data() for r in range(proxy.rowCount())}
     assert "/library/video/2026/holiday-lisbon-4k.mp4" in items
     failed_rows = [

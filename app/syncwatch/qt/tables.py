@@ -196,7 +196,19 @@ def _display(op: Operation, column: int) -> str:
     return ""
 
 
+#: Sorting by status puts what needs attention first: running, waiting, failed, then done.
+_STATUS_RANK: Final = {
+    Status.IN_PROGRESS: 0,
+    Status.QUEUED: 1,
+    Status.FAILED: 2,
+    Status.CANCELLED: 3,
+    Status.COMPLETED: 4,
+}
+
+
 def _sort_key(op: Operation, column: int) -> Any:
+    if column == STATUS:
+        return _STATUS_RANK[op.status]
     if column == PROGRESS:
         return op.progress
     if column == SPEED:

@@ -22,6 +22,7 @@ from syncwatch.qt.tables import (
     ERROR,
     ITEM,
     PROGRESS,
+    STATUS,
     FailedRole,
     OperationsTableModel,
     ProgressRole,
@@ -88,7 +89,9 @@ class OperationsView(QTableView):
         self.setModel(self.proxy)
         self.setItemDelegateForColumn(PROGRESS, ProgressDelegate(self))
         self.setSortingEnabled(True)
-        self.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        # Running operations first, then queued and failed ones; finished ones last. The
+        # sort is stable, so each group keeps the order the operations appeared in.
+        self.sortByColumn(STATUS, Qt.SortOrder.AscendingOrder)
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.setWordWrap(False)
