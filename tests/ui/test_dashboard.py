@@ -30,7 +30,11 @@ def _dashboard(live: LiveModel, settings: Settings, qtbot: QtBot) -> SyncStatusI
 
 def _workload(live: LiveModel) -> None:
     t0 = time.time() - 8
-    updates = []
+    # Finished work first, as after a busy morning: the table must still lead with what runs.
+    updates = [
+        upd(f"done{i}", 100, Status.COMPLETED, at=t0 - 60, item=f"/library/photos/a{i}.jpg")
+        for i in range(8)
+    ]
     for i, (name, kind) in enumerate(
         [
             ("/library/video/2026/holiday-lisbon-4k.mp4", "upload"),
@@ -59,8 +63,6 @@ def _workload(live: LiveModel) -> None:
             error="remote storage quota exceeded (507)",
         )
     )
-    for i in range(8):
-        updates.append(upd(f"done{i}", 100, Status.COMPLETED, item=f"/library/photos/a{i}.jpg"))
     live.publish(updates)
     live.wait_for(lambda: len(live.model.active_operations) == 5)
 
