@@ -100,6 +100,6 @@ class OperationsView(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((270, 80, 80, 120, 85, 60, 100)):
+        for column, width in enumerate((260, 75, 130, 120, 85, 60, 160)):
             self.setColumnWidth(column, width)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
