@@ -11,12 +11,15 @@ STAMP       := $(VENV)/.syncwatch-installed
 CORE_STAMP  := $(CORE_VENV)/.syncwatch-installed
 ARTIFACTS   ?= artifacts
 
-.PHONY: help run run-xvfb test check lint typecheck layers test-core test-all bench fuzz chaos package clean system-deps-run system-deps-test
+.PHONY: help run run-xvfb test check lint typecheck layers test-core test-all bench fuzz chaos package package-test clean system-deps-run system-deps-test
 
 help:
 	@echo "make run     - set up everything and start Syncwatch with an embedded hub and the demo workload"
 	@echo "make test    - set up everything the tests need and run the whole suite"
 	@echo "make bench   - run every benchmark and print the table"
+	@echo "make fuzz    - the protocol parser and the hub's publish path under 100,000+ inputs"
+	@echo "make chaos   - hub, publishers and the app under a seeded fault schedule (CHAOS_MINUTES=10)"
+	@echo "make package - the one-folder desktop build (PyInstaller) and its smoke test"
 
 system-deps-run:
 	@packaging/install-system-deps run
@@ -72,13 +75,18 @@ test-all: $(STAMP)
 
 check: lint typecheck layers
 
-test: system-deps-test $(STAMP) check test-core test-all
+# The packaged build's smoke test is part of the suite: a bundle that misses a module
+# fails here, not on a user's desktop.
+test: system-deps-test $(STAMP) check test-core test-all package
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 fuzz: $(STAMP)
 	$(PY) -m benchmarks.fuzz
+
+include packaging/package.mk
+include packaging/chaos.mk
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) $(ARTIFACTS) build dist .mypy_cache .ruff_cache .pytest_cache

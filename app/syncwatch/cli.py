@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("syncwatch.hub.command", "run a standalone sync-status hub"),
     "publish": ("syncwatch.client.publish_command", "report sync updates to a hub"),
     "demo": ("syncwatch.client.demo_command", "drive a realistic media-library workload"),
+    "desktop": ("syncwatch.desktop", "add or remove the menu entry and start-at-login entry"),
 }
 
 
