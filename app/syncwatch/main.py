@@ -36,6 +36,8 @@ import platformdirs
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+    from syncwatch.qt.model import SyncStateModel
+
 
 log = logging.getLogger("syncwatch")
 
@@ -143,11 +145,38 @@ def _display_problem() -> str | None:
 # --------------------------------------------------------------------------- the GUI
 
 
+#: Qt messages that say nothing to a user (the offscreen platform of --self-check).
+_QT_NOISE = ("does not support propagateSizeHints",)
+
+
+def _route_qt_messages_to_logging() -> None:
+    """Qt's warnings go to our log (file and stderr) like everything else, so that a bug
+    report's diagnostics include them."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler  # noqa: PLC0415
+
+    qt_log = logging.getLogger("syncwatch.qt-messages")
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
+
+    def handler(kind: QtMsgType, context: object, message: str) -> None:
+        del context
+        noise = any(text in message for text in _QT_NOISE)
+        qt_log.log(logging.DEBUG if noise else levels.get(kind, logging.WARNING), "%s", message)
+
+    qInstallMessageHandler(handler)
+
+
 def _run_gui(options: LaunchOptions, started: float) -> int:
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     from syncwatch.ui.early_tray import show_starting_icon  # noqa: PLC0415
 
+    _route_qt_messages_to_logging()
     app = QApplication([sys.argv[0] if sys.argv else "syncwatch"])
     app.setApplicationName("Syncwatch")
     app.setApplicationDisplayName("Syncwatch")
@@ -266,6 +295,7 @@ async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemT
     model.historyChanged.connect(first_commit)
 
     instance_server = QLocalServer()
+    instance_server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
     QLocalServer.removeServer(_instance_server_name(options.data_dir))
 
     def on_second_launch() -> None:
@@ -337,6 +367,7 @@ def _run_self_check(options: LaunchOptions) -> int:
     import qasync  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
+    _route_qt_messages_to_logging()
     app = QApplication([sys.argv[0] if sys.argv else "syncwatch"])
     del app
     try:
@@ -346,6 +377,27 @@ def _run_self_check(options: LaunchOptions) -> int:
         return EXIT_FAILURE
     print(f"self-check passed: {summary}")
     return EXIT_OK
+
+
+def _check_faces(model: SyncStateModel, work_dir: Path) -> None:
+    """Build the dashboard and show its live plots (offscreen): modules that load only when
+    a view first opens (pyqtgraph, QtOpenGL) must be there, or the check fails here rather
+    than on a user's desktop."""
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from syncwatch.qt.settings import Settings  # noqa: PLC0415
+    from syncwatch.ui.dashboard.window import SyncStatusIndicators  # noqa: PLC0415
+
+    dashboard = SyncStatusIndicators(model, Settings.open(work_dir / "config"))
+    try:
+        dashboard.show_tab("metrics")
+        dashboard.show()
+        QApplication.processEvents()
+        if "pyqtgraph" not in sys.modules:
+            raise SelfCheckError("the dashboard's plots did not load pyqtgraph")
+    finally:
+        dashboard.close()
+        dashboard.deleteLater()
 
 
 class SelfCheckError(Exception):
@@ -395,6 +447,7 @@ async def _self_check(work_dir: Path) -> str:
         cursor = store.cursor()
         if cursor is None or cursor[1] != SELF_CHECK_UPDATES:
             raise SelfCheckError(f"the history's cursor is {cursor}, not at {SELF_CHECK_UPDATES}")
+        _check_faces(model, work_dir)
         return (
             f"hub {hub.url}, {SELF_CHECK_UPDATES} updates published, acknowledged, "
             f"received and stored; health {model.health.status.value}"
