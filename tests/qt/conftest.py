@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 import qasync
 from pytestqt.qtbot import QtBot
-from tests.client.engine_support import make_engine
-from tests.support.hubproc import RunningHub, running_hub
 
 from syncwatch.client.engine import SyncEngine
 from syncwatch.client.store import HistoryStore, StoreWriter
 from syncwatch.core.connection import ConnectionState
 from syncwatch.qt.model import SyncStateModel
 from syncwatch.qt.network import NetworkMonitor
+from tests.client.engine_support import make_engine
+from tests.support.hubproc import RunningHub, running_hub
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,14 @@ import time
 from typing import Any
 
 from pytestqt.qtbot import QtBot
-from tests.client.engine_support import hub_log, publish_lifecycles
-from tests.qt.conftest import LiveModel
 
 from syncwatch.core.alerts import NotificationKind
 from syncwatch.core.connection import ConnectionState, ConnectionStatus
 from syncwatch.core.health import HealthStatus
 from syncwatch.core.protocol import Status
 from syncwatch.qt.model import LiveSample, OperationsDelta
+from tests.client.engine_support import hub_log, publish_lifecycles
+from tests.qt.conftest import LiveModel
 
 
 class Collect:

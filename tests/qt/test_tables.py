@@ -7,8 +7,6 @@ import dataclasses
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 from pytestqt.qtbot import QtBot
-from tests.client.engine_support import publish_lifecycles
-from tests.qt.conftest import LiveModel
 
 from syncwatch.client.store import EventFilter
 from syncwatch.core.protocol import Status
@@ -23,6 +21,8 @@ from syncwatch.qt.tables import (
     format_eta,
     format_speed,
 )
+from tests.client.engine_support import publish_lifecycles
+from tests.qt.conftest import LiveModel
 
 _WARN = QAbstractItemModelTester.FailureReportingMode.Warning
 

@@ -23,8 +23,17 @@ class VirtualDisplay:
             return None
         read_fd, write_fd = os.pipe()
         xvfb = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-             "-nolisten", "tcp", "-noreset"],
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{width}x{height}x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -40,9 +49,23 @@ class VirtualDisplay:
         if shutil.which("trayer") is not None:
             env = {**os.environ, "DISPLAY": name}
             tray = subprocess.Popen(
-                ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel",
-                 "--width", "160", "--height", "40", "--transparent", "false",
-                 "--SetDockType", "true"],
+                [
+                    "trayer",
+                    "--edge",
+                    "top",
+                    "--align",
+                    "right",
+                    "--widthtype",
+                    "pixel",
+                    "--width",
+                    "160",
+                    "--height",
+                    "40",
+                    "--transparent",
+                    "false",
+                    "--SetDockType",
+                    "true",
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -57,7 +80,9 @@ class VirtualDisplay:
         env = {**os.environ, "DISPLAY": name}
         while time.monotonic() < deadline:
             probe = subprocess.run(
-                ["xdotool", "search", "--class", "trayer"], env=env, capture_output=True,
+                ["xdotool", "search", "--class", "trayer"],
+                env=env,
+                capture_output=True,
                 check=False,
             )
             if probe.stdout.strip():
