@@ -82,7 +82,9 @@ test: system-deps-test $(STAMP) check test-core test-all package
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# atheris (coverage-guided) is installed only here; without it benchmarks.fuzz uses hypothesis.
 fuzz: $(STAMP)
+	$(PY) -m pip install -q 'atheris>=3.1,<4' || echo "fuzz: atheris unavailable, using hypothesis"
 	$(PY) -m benchmarks.fuzz
 
 include packaging/package.mk

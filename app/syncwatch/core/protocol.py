@@ -294,7 +294,7 @@ def _check_duplicate_keys(raw: bytes, quotes: int) -> None:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ProtocolError("repeated key in a JSON object", field=key)
+                raise ProtocolError("repeated key in a JSON object", field=_key_name(key))
             seen.add(key)
         return dict(pairs)
 
@@ -307,6 +307,20 @@ def _check_duplicate_keys(raw: bytes, quotes: int) -> None:
 
 
 # Field readers: each returns the validated value or raises ProtocolError naming the field.
+
+
+#: Longest key name echoed back in an error; longer (hostile) names are shortened.
+_MAX_KEY_SHOWN: Final = 64
+
+
+def _key_name(key: str) -> str:
+    """A key from the wire, safe to put in an error frame's ``field``: a hostile key (control
+    characters, kilobytes long) is shown escaped and shortened, so the error frame that
+    names it is itself a valid frame."""
+    if len(key) <= _MAX_KEY_SHOWN and key.isprintable():
+        return key
+    shown = ascii(key)[1:-1]
+    return shown if len(shown) <= _MAX_KEY_SHOWN else shown[: _MAX_KEY_SHOWN - 3] + "..."
 
 
 def _show(value: object) -> str:
@@ -492,7 +506,7 @@ def _parse_update(obj: dict[str, Any], counter: _KeyCounter, path: str = "") -> 
     if not _UPDATE_KEYS.issuperset(obj):
         for key in obj:
             if key not in _UPDATE_KEYS:
-                raise ProtocolError("unknown field", field=path + key)
+                raise ProtocolError("unknown field", field=path + _key_name(key))
     get = obj.get
     operation_id = get("operation_id")
     if type(operation_id) is not str or not 0 < len(operation_id) <= MAX_OPERATION_ID_LEN:
@@ -613,7 +627,7 @@ def _updates_list(obj: dict[str, Any], key: str, counter: _KeyCounter) -> tuple[
 def _only(obj: dict[str, Any], allowed: frozenset[str]) -> None:
     for key in obj:
         if key not in allowed:
-            raise ProtocolError("unknown field", field=key)
+            raise ProtocolError("unknown field", field=_key_name(key))
 
 
 def _parse_hello(obj: dict[str, Any], counter: _KeyCounter) -> Hello:

@@ -42,7 +42,8 @@ class SettingsError(ValueError):
         super().__init__(f"{name}: {message}")
 
 
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+#: C0, DEL and C1 control characters: what a terminal, a log line or an INI file misreads.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_URL_LEN: Final = 2048
 MAX_TOKEN_LEN: Final = 4096
 MAX_PATH_LEN: Final = 4096
@@ -57,6 +58,10 @@ def _check_text(value: object, max_len: int) -> str | None:
         return f"is {len(value)} characters long; the limit is {max_len}"
     if _CONTROL.search(value):
         return "contains control characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: cannot be saved nor sent
+        return "is not valid text (it contains a broken character)"
     return None
 
 
@@ -103,9 +108,12 @@ def validate_ca_file(value: object) -> str | None:
     if error or value == "":
         return error
     assert isinstance(value, str)
-    path = Path(value).expanduser()
-    if not path.is_file():
-        return f"{value!r} does not exist or is not a file"
+    try:
+        path = Path(value).expanduser()
+        if not path.is_file():
+            return f"{value!r} does not exist or is not a file"
+    except (RuntimeError, OSError) as exc:  # ~nosuchuser, a name too long for the system
+        return f"{value!r} cannot be used as a file name ({exc})"
     if not os.access(path, os.R_OK):
         return f"{value!r} is not readable"
     return None
