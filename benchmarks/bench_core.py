@@ -74,7 +74,46 @@ def measure(label: str, per: int, run: Callable[[], None], repeat: int = 7) -> f
     return best
 
 
+#: A typical update as a client receives it (about 250 bytes).
+FRAME = (
+    b'{"type":"sync_update","seq":123456,"operation_id":"op-000123-abcdef",'
+    b'"operation_type":"upload","status":"in_progress","progress":42.5,'
+    b'"timestamp":"2026-12-03T13:21:35.123Z","item":"Photos/2026/IMG_0042.jpg",'
+    b'"bytes_done":1048576,"bytes_total":4194304}'
+)
+
+
+def bench_protocol() -> None:
+    """parse_frame beside its ceiling, the bare JSON decode of the same bytes."""
+    import orjson
+
+    from syncwatch.core.protocol import encode_update, parse_frame
+
+    count = 100_000
+
+    def repeat(call: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(count):
+                call()
+
+        return run
+
+    ceiling = measure(
+        f"ceiling: orjson.loads of a {len(FRAME)}-byte update",
+        count,
+        repeat(lambda: orjson.loads(FRAME)),
+    )
+    parse = measure(
+        "parse_frame (decode + full validation)", count, repeat(lambda: parse_frame(FRAME))
+    )
+    update = parse_frame(FRAME)
+    assert isinstance(update, SyncUpdate)
+    measure("encode_update", count, repeat(lambda: encode_update(update)))
+    print(f"{'parse_frame / orjson.loads':<56} {parse / ceiling:.1f}x")
+
+
 def main() -> None:
+    bench_protocol()
     for concurrent in (50, 2000):
         updates = workload(100_000, concurrent)
         batches = [updates[i : i + BATCH] for i in range(0, len(updates), BATCH)]
@@ -112,11 +151,12 @@ def main() -> None:
         )
 
     metrics = MetricsWindow()
-    measure(
-        "MetricsWindow.snapshot (90 buckets), per snapshot",
-        1000,
-        lambda: [metrics.snapshot(T0 + i * 1000) for i in range(1000)] and None,
-    )
+
+    def snapshots() -> None:
+        for i in range(1000):
+            metrics.snapshot(T0 + i * 1000)
+
+    measure("MetricsWindow.snapshot (90 buckets), per snapshot", 1000, snapshots)
 
 
 if __name__ == "__main__":
