@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -29,6 +28,7 @@ from PySide6.QtCore import (
 
 from syncwatch.client.store.queries import HistoryReader
 from syncwatch.client.store.rows import Count, EventFilter, EventRow, PageKey
+from syncwatch.qt.columns import ColumnsTableModel
 from syncwatch.qt.workers import Outcome, WorkDone, run_in_thread
 
 HISTORY_COLUMNS: Final = ("Time", "Item", "Type", "Source", "Event", "Progress", "Error")
@@ -40,7 +40,7 @@ HistoryFailedRole: Final = int(Qt.ItemDataRole.UserRole) + 2
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class HistoryTableModel(QAbstractTableModel):
+class HistoryTableModel(ColumnsTableModel):
     """A paged, filtered view of the store's events, newest first (module docstring).
 
     Signals:
@@ -48,6 +48,8 @@ class HistoryTableModel(QAbstractTableModel):
         countChanged(int, bool): matching events, and whether the count is exact.
         failed(str): a query failed.
     """
+
+    COLUMNS = HISTORY_COLUMNS
 
     loadingChanged = Signal(bool)  # noqa: N815 - Qt signal names are camelCase
     countChanged = Signal(int, bool)  # noqa: N815
@@ -116,22 +118,8 @@ class HistoryTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt model API
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(HISTORY_COLUMNS)
-
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(HISTORY_COLUMNS)
-        ):
-            return HISTORY_COLUMNS[section]
-        return None
+    def row_total(self) -> int:
+        return len(self._rows)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from syncwatch.core.operations import Operation
 from syncwatch.core.protocol import Status
+from syncwatch.qt.columns import ColumnsTableModel
 from syncwatch.qt.history_table import HistoryTableModel
 from syncwatch.qt.model import OperationsDelta, SyncStateModel
 
@@ -71,8 +72,10 @@ def format_eta(seconds: float | None) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-class OperationsTableModel(QAbstractTableModel):
+class OperationsTableModel(ColumnsTableModel):
     """Active and recently finished operations of a SyncStateModel, oldest first."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, model: SyncStateModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -88,22 +91,8 @@ class OperationsTableModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ Qt model API
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(self._ids)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(  # noqa: N802 - Qt API
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+    def row_total(self) -> int:
+        return len(self._ids)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._ids):
