@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+import shiboken6
 from PySide6.QtCore import (
     QModelIndex,
     QObject,
@@ -157,6 +158,10 @@ class HistoryTableModel(ColumnsTableModel):
         was_loading = bool(self._jobs)
 
         def finished(outcome: Outcome[Any]) -> None:
+            # A query may outlive its table (the window that owned it was closed and
+            # deleted): its answer then has nobody to tell.
+            if not shiboken6.isValid(self):
+                return
             self._jobs.discard(job)
             on_done(outcome)
             if not self._jobs:
