@@ -10,7 +10,9 @@ be created must not stop the app from starting: logging then goes to stderr only
 that matters for a Qt desktop bug (Python, PySide6, Qt, websockets, peewee, pyqtgraph,
 the OS and the desktop session), the settings with every secret redacted, and the end of
 the log. Secrets are removed by name (token, password, secret...) and from URLs and log
-lines too, because a token pasted into a public issue is a token leaked.
+lines too, because a token pasted into a public issue is a token leaked; the tokens the
+app actually holds (``known_secrets``) are also removed wherever they appear, whatever
+surrounds them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging.handlers
 import platform
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -36,6 +38,9 @@ LOG_MAX_BYTES: Final = 1024 * 1024
 LOG_BACKUPS: Final = 5
 LOG_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED: Final = "<redacted>"
+#: A known secret shorter than this is not searched for in the text: replacing every "ab"
+#: would make the report unreadable, and such a value is no secret worth the name.
+MIN_KNOWN_SECRET_LEN: Final = 6
 
 #: A setting, query parameter or log field whose name contains one of these is a secret.
 SECRET_WORDS: Final = ("token", "password", "passwd", "secret", "apikey", "api_key", "credential")
@@ -217,8 +222,12 @@ def diagnostics_report(
     settings: Mapping[str, object],
     log_file: Path | None,
     log_lines: Sequence[str],
+    known_secrets: Collection[str] = (),
 ) -> str:
-    """The text of "copy diagnostics": Markdown that reads well pasted into an issue."""
+    """The text of "copy diagnostics": Markdown that reads well pasted into an issue.
+
+    Every value in ``known_secrets`` (the tokens in use) is replaced wherever it appears,
+    on top of the redaction by name."""
     out = [f"## Syncwatch diagnostics ({generated_at.isoformat(timespec='seconds')})", ""]
     out += ["### Versions", *(f"- {name}: {value}" for name, value in versions.items()), ""]
     desktop = [f"- {name}={environment[name]}" for name in DESKTOP_VARIABLES if name in environment]
@@ -229,7 +238,11 @@ def diagnostics_report(
     out += [f"### Log (last {len(log_lines)} lines of {where})", "```"]
     out += [redact_text(line) for line in log_lines]
     out += ["```", ""]
-    return "\n".join(out)
+    text = "\n".join(out)
+    for secret in sorted(known_secrets, key=len, reverse=True):  # longest first: no leftovers
+        if len(secret) >= MIN_KNOWN_SECRET_LEN:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def collect_diagnostics(
@@ -239,8 +252,13 @@ def collect_diagnostics(
     now: datetime,
     environment: Mapping[str, str],
     lines: int = 200,
+    known_secrets: Collection[str] = (),
 ) -> str:
-    """:func:`diagnostics_report` for this process: what main.py puts on the clipboard."""
+    """:func:`diagnostics_report` for this process: what main.py puts on the clipboard.
+
+    It reads the log's end and looks up package versions (tens of milliseconds, more on a
+    slow disk), so main.py calls it on a worker thread; its only Qt calls read values fixed
+    at start-up (the Qt version, the platform plugin's name)."""
     return diagnostics_report(
         generated_at=now,
         versions={**package_versions(), **runtime_versions()},
@@ -248,4 +266,5 @@ def collect_diagnostics(
         settings=settings,
         log_file=log_file,
         log_lines=read_log_tail(log_file, lines) if log_file is not None else [],
+        known_secrets=known_secrets,
     )

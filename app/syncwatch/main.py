@@ -3,7 +3,7 @@
 Nothing else in the app constructs its own collaborators: this module creates the
 embedded hub (when no hub is configured), the history store and its writer thread, the
 engine, the Qt model, the network monitor and the faces, and routes the faces' intents
-(quit, start at login) to the pieces that carry them out.
+(quit, start at login, copy diagnostics) to the pieces that carry them out.
 
 Start-up order serves the half-second "tray icon shown" target: the QApplication and a
 "starting" tray icon come first (only PySide6 and the icon code are imported by then),
@@ -27,7 +27,9 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
     from syncwatch.qt.model import SyncStateModel
+    from syncwatch.qt.settings import Settings
+    from syncwatch.ui.faces import Faces
 
 
 log = logging.getLogger("syncwatch")
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             print(problem, file=sys.stderr)
             return EXIT_USAGE
-        return _run_gui(options, started)
+        return _run_gui(options, started, logging_setup.log_file)
     finally:
         logging_setup.close()
 
@@ -171,7 +175,7 @@ def _route_qt_messages_to_logging() -> None:
     qInstallMessageHandler(handler)
 
 
-def _run_gui(options: LaunchOptions, started: float) -> int:
+def _run_gui(options: LaunchOptions, started: float, log_file: Path | None) -> int:
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     from syncwatch.ui.early_tray import show_starting_icon  # noqa: PLC0415
@@ -204,7 +208,7 @@ def _run_gui(options: LaunchOptions, started: float) -> int:
     import qasync  # noqa: PLC0415
 
     try:
-        return int(qasync.run(_serve(app, options, early_icon)))
+        return int(qasync.run(_serve(app, options, early_icon, log_file)))
     finally:
         lock.release()
 
@@ -227,7 +231,9 @@ def _ask_running_instance_to_show(data_dir: Path) -> bool:
     return True
 
 
-async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemTrayIcon) -> int:
+async def _serve(
+    app: QApplication, options: LaunchOptions, early_icon: QSystemTrayIcon, log_file: Path | None
+) -> int:
     from PySide6.QtNetwork import QLocalServer  # noqa: PLC0415
 
     from syncwatch import desktop  # noqa: PLC0415
@@ -287,6 +293,10 @@ async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemT
 
     faces.autostartRequested.connect(set_autostart)
     faces.show_autostart(desktop.is_autostart_enabled(desktop.config_home(os.environ)))
+    # The token in use may be the embedded hub's or --token-file's, not the saved one.
+    connect_copy_diagnostics(
+        faces, settings, log_file, known_secrets=[t for t in (token, options.token) if t]
+    )
 
     def first_commit() -> None:
         log.info("history committed to %s", store.path)
@@ -350,6 +360,67 @@ async def _serve(app: QApplication, options: LaunchOptions, early_icon: QSystemT
     app.processEvents()
     log.info("stopped cleanly")
     return EXIT_OK
+
+
+def connect_copy_diagnostics(
+    faces: Faces,
+    settings: Settings,
+    log_file: Path | None,
+    *,
+    known_secrets: Collection[str] = (),
+    environment: Mapping[str, str] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+) -> None:
+    """Answer "Copy diagnostics" (tray menu, admin panel): the report for a bug report goes
+    on the clipboard, and the faces say so where the user asked.
+
+    The settings are read here, on the GUI thread that owns the QSettings; the rest (the
+    last 200 lines of the log, up to 512 KiB across the current and the rotated file, and
+    the package versions, ~20 ms of metadata look-ups) runs on a worker thread with
+    :func:`~syncwatch.qt.workers.run_in_thread`: a cold or network-mounted home directory
+    can make that I/O take long enough to freeze the tray. A request made while a report is
+    being built is answered by that report. Secrets never reach the clipboard: the token
+    setting is redacted by name, and every token in use (``known_secrets`` and the saved
+    one) wherever it appears.
+    """
+    from PySide6.QtGui import QGuiApplication  # noqa: PLC0415
+
+    from syncwatch.diagnostics import collect_diagnostics  # noqa: PLC0415
+    from syncwatch.qt.workers import Outcome, WorkDone, run_in_thread  # noqa: PLC0415
+
+    #: The job building a report, while there is one (and the reference that keeps it alive).
+    building: list[WorkDone] = []
+
+    def copy() -> None:
+        if building:
+            return
+        snapshot = settings.values()
+        held = {*known_secrets, settings.token} - {""}
+        generated_at = now()
+        env = dict(os.environ if environment is None else environment)
+
+        def build() -> str:
+            return collect_diagnostics(
+                snapshot, log_file, now=generated_at, environment=env, known_secrets=held
+            )
+
+        def done(outcome: Outcome[str]) -> None:
+            building.clear()
+            if outcome.value is None:
+                log.error("could not collect diagnostics", exc_info=outcome.error)
+                faces.show_diagnostics_result(
+                    f"Could not collect diagnostics: {outcome.error}", ok=False
+                )
+                return
+            QGuiApplication.clipboard().setText(outcome.value)
+            log.info("diagnostics copied to the clipboard (%d characters)", len(outcome.value))
+            faces.show_diagnostics_result(
+                "Diagnostics copied to the clipboard: paste them into your bug report."
+            )
+
+        building.append(run_in_thread(build, done))
+
+    faces.diagnosticsRequested.connect(copy)
 
 
 # --------------------------------------------------------------------------- self-check

@@ -167,3 +167,19 @@ def test_report_without_a_log_file_says_so() -> None:
     report = diagnostics.collect_diagnostics({}, None, now=NOW, environment={})
     assert "### Log (last 0 lines of no log file)" in report
     assert "(none of the usual variables set)" in report
+
+
+def test_tokens_in_use_are_removed_wherever_they_appear(tmp_path: Path) -> None:
+    log = tmp_path / "syncwatch.log"
+    log.write_text(f"2026-12-03 DEBUG x: Authorization: Bearer {SECRET}\n", encoding="utf-8")
+    report = diagnostics.collect_diagnostics(
+        {"notes": f"pasted {SECRET} here"},
+        log,
+        now=NOW,
+        environment={},
+        known_secrets=[SECRET, "diag"],
+    )
+    assert SECRET not in report
+    assert f"Authorization: Bearer {REDACTED}" in report
+    assert f"- notes: 'pasted {REDACTED} here'" in report
+    assert "## Syncwatch diagnostics" in report  # "diag" is too short to hunt for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def test_defaults_before_anything_is_saved(settings: Settings) -> None:
     assert settings.get("retention_operations_days") == 30
     assert settings.get("retention_snapshots_days") == 90
     assert settings.get("theme") == "system"
+    assert settings.get("tray_icon_set") == "colour"
     assert settings.token == ""
     assert settings.notification_kind_enabled("operations_failed") is True
 
@@ -42,6 +44,7 @@ def test_valid_values_round_trip_through_a_new_instance(
     settings.set("ping_interval_s", 15)
     settings.set("autostart", True)
     settings.set("theme", "dark")
+    settings.set("tray_icon_set", "mono-dark")
     settings.set_notification_kind_enabled("source_stale", False)
     settings.set_floating_position("HDMI-1", 1200, -40)
 
@@ -51,6 +54,7 @@ def test_valid_values_round_trip_through_a_new_instance(
     assert isinstance(again.get("ping_interval_s"), float)
     assert again.get("autostart") is True
     assert again.get("theme") == "dark"
+    assert again.get("tray_icon_set") == "mono-dark"
     assert again.notification_kind_enabled("source_stale") is False
     assert again.floating_position("HDMI-1") == (1200, -40)
     assert again.floating_position("DP-2") is None
@@ -80,6 +84,9 @@ HOSTILE = [
     ("retention_operations_days", 0, "between"),
     ("floating_opacity", 0.01, "between"),
     ("theme", "neon", "one of"),
+    ("tray_icon_set", "neon", "must be one of auto, colour, mono-light, mono-dark"),
+    ("tray_icon_set", "Colour", "one of"),
+    ("tray_icon_set", 1, "one of"),
     ("autostart", "yes", "true or false"),
 ]
 
@@ -142,6 +149,45 @@ def test_hand_edited_invalid_values_fall_back_to_defaults(tmp_path: Path, qapp: 
     assert settings.get("retention_operations_days") == 30
     assert settings.get("autostart") is False
     assert settings.get("error_window_s") == 600
+
+
+def test_a_bad_stored_icon_set_loads_as_the_default_with_one_warning(
+    tmp_path: Path, qapp: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "syncwatch.ini").write_text("[General]\ntray_icon_set=rainbow\ntheme=dark\n")
+    settings = Settings.open(config)
+    with caplog.at_level(logging.WARNING, logger="syncwatch.qt.settings"):
+        assert settings.get("tray_icon_set") == "colour"
+        assert settings.get("tray_icon_set") == "colour"
+        assert settings.values()["tray_icon_set"] == "colour"
+    assert settings.get("theme") == "dark"  # the valid neighbour is kept
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "settings: the saved tray_icon_set must be one of auto, colour, mono-light, "
+        "mono-dark; using the default 'colour' instead"
+    ]  # once, however often it is read
+    settings.set("tray_icon_set", "mono-light")  # and a valid choice replaces it
+    assert Settings.open(config).get("tray_icon_set") == "mono-light"
+
+
+def test_a_stored_value_of_the_wrong_type_is_warned_about_without_its_value(
+    tmp_path: Path, qapp: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "syncwatch.ini").write_text(
+        "[General]\nping_interval_s=soon\nhub_url=ws://me:pa55word@hub.example/\n"
+    )
+    settings = Settings.open(config)
+    with caplog.at_level(logging.WARNING, logger="syncwatch.qt.settings"):
+        assert settings.get("ping_interval_s") == 10.0
+        assert settings.hub_url == ""
+    text = caplog.text
+    assert "the saved ping_interval_s is not a number; using the default 10.0" in text
+    assert "the saved hub_url must not contain a user name or password" in text
+    assert "pa55word" not in text
 
 
 def test_screen_names_and_notification_kinds_cannot_escape_their_group(

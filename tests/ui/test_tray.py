@@ -132,12 +132,14 @@ def test_menu_intents(live: LiveModel, qtbot: QtBot) -> None:
         "Reconnect now",
         "Pause notifications",
         "Settings…",
+        "Copy diagnostics",
         "Quit Syncwatch",
     ]
     for action, signal in (
         (tray.action_dashboard, tray.openDashboardRequested),
         (tray.action_floating, tray.toggleFloatingRequested),
         (tray.action_settings, tray.settingsRequested),
+        (tray.action_diagnostics, tray.diagnosticsRequested),
         (tray.action_quit, tray.quitRequested),
     ):
         with qtbot.waitSignal(signal, timeout=1000):

@@ -4,7 +4,8 @@ Every field has one validator, used both by the admin panel (to show the message
 the field while the user types) and by :meth:`Settings.set` (which refuses an invalid
 value with :class:`SettingsError` and never writes it). Values read back from a settings
 file that someone edited by hand are validated too: an invalid stored value falls back to
-the default instead of reaching the engine.
+the default instead of reaching the engine, and a warning naming the setting and the rule
+it broke is logged once (not its value, which may be a URL with credentials in it).
 
 The token is a secret. The OS keyring is the right home for it, but the ``keyring``
 package is not a dependency of Syncwatch, so the token is kept in a file of its own,
@@ -17,6 +18,7 @@ Signals:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -49,6 +51,19 @@ MAX_TOKEN_LEN: Final = 4096
 MAX_PATH_LEN: Final = 4096
 THEMES: Final = ("system", "light", "dark")
 FLOATING_SIZES: Final = ("small", "medium", "large")
+#: The tray's icon set: "auto" follows the desktop's colour scheme (see
+#: syncwatch.ui.icons.icon_theme_for); the others name a set of syncwatch.ui.icons.IconTheme.
+TRAY_ICON_SETS: Final = ("auto", "colour", "mono-light", "mono-dark")
+
+#: How a stored value of the wrong type is described in the warning.
+_KIND_WORDS: Final[Mapping[type, str]] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+}
+
+log = logging.getLogger(__name__)
 
 
 def _check_text(value: object, max_len: int) -> str | None:
@@ -180,6 +195,7 @@ FIELDS: Final[Mapping[str, Field]] = {
     "floating_size": Field("medium", str, _choice(FLOATING_SIZES)),
     "floating_visible": Field(True, bool, _boolean),
     "theme": Field("system", str, _choice(THEMES)),
+    "tray_icon_set": Field("colour", str, _choice(TRAY_ICON_SETS)),
     "autostart": Field(False, bool, _boolean),
 }
 
@@ -209,6 +225,8 @@ class Settings(QObject):
         #: The token file (mode 0600) lives here.
         self._token_path = config_dir / "token"
         self._config_dir = config_dir
+        #: (name, stored text) pairs already reported as invalid: warned once, not per read.
+        self._warned: set[tuple[str, str]] = set()
 
     @classmethod
     def open(cls, config_dir: Path, parent: QObject | None = None) -> Settings:
@@ -237,9 +255,19 @@ class Settings(QObject):
         if raw is None:
             return field.default
         value = _coerce(raw, field.kind)
-        if value is None or field.validate(value) is not None:
+        problem = f"is not {_KIND_WORDS[field.kind]}" if value is None else field.validate(value)
+        if problem is not None:
+            self._warn_invalid(name, raw, problem, field.default)
             return field.default
         return value
+
+    def _warn_invalid(self, name: str, raw: object, problem: str, default: object) -> None:
+        key = (name, repr(raw))
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(
+                "settings: the saved %s %s; using the default %r instead", name, problem, default
+            )
 
     def set(self, name: str, value: object) -> None:
         """Validate and save; raises SettingsError (and saves nothing) when invalid."""

@@ -36,6 +36,26 @@ class IconTheme(StrEnum):
     MONO_DARK = "mono-dark"
 
 
+def icon_theme_for(choice: str, *, dark_desktop: bool) -> IconTheme:
+    """The icon set for the ``tray_icon_set`` setting ("auto" or an :class:`IconTheme` value).
+
+    Qt cannot tell the colour of the panel the icon sits on, only the desktop's colour
+    scheme, so "auto" decides from that: a dark scheme nearly always comes with a dark panel,
+    and gets light shapes (mono-dark); a light or unknown scheme gets the colour set, which
+    reads on light and dark panels alike (mono-light would vanish on panels that stay dark in
+    a light scheme, as GNOME's top bar does).
+    """
+    if choice == "auto":
+        return IconTheme.MONO_DARK if dark_desktop else IconTheme.COLOUR
+    try:
+        return IconTheme(choice)
+    except ValueError:
+        raise ValueError(
+            f"unknown icon set {choice!r}; choose auto or one of "
+            + ", ".join(theme.value for theme in IconTheme)
+        ) from None
+
+
 #: Sizes a QIcon is given, covering tray slots (16-24) and window/task-bar icons.
 ICON_SIZES = (16, 22, 24, 32, 48, 64)
 

@@ -13,6 +13,8 @@ Signals:
     openDashboardRequested(): left click or "Open dashboard".
     toggleFloatingRequested(): "Show/Hide floating widget".
     settingsRequested(): "Settings...".
+    diagnosticsRequested(): "Copy diagnostics" (main.py builds the report for a bug report,
+        puts it on the clipboard and answers with :meth:`CompactSyncIndicator.show_info`).
     quitRequested(): "Quit".
     trayUnavailable(str): there is no system tray; the text says so, for the user.
     notificationShown(object): a core Notification was shown as a desktop message.
@@ -42,6 +44,8 @@ NO_TRAY_MESSAGE = (
     "so Syncwatch shows its floating status window instead."
 )
 MESSAGE_TIMEOUT_MS = 8000
+#: A confirmation of something the user just did ("copied") needs only a glance.
+INFO_TIMEOUT_MS = 3000
 TOOLTIP_INTERVAL_MS = 1000
 #: QTimer intervals are 32-bit milliseconds (~24 days); a longer pause re-arms on refresh.
 MAX_TIMER_MS = 2**31 - 1
@@ -58,6 +62,7 @@ class CompactSyncIndicator(QObject):
     openDashboardRequested = Signal()  # noqa: N815
     toggleFloatingRequested = Signal()  # noqa: N815
     settingsRequested = Signal()  # noqa: N815
+    diagnosticsRequested = Signal()  # noqa: N815
     quitRequested = Signal()  # noqa: N815
     trayUnavailable = Signal(str)  # noqa: N815
     notificationShown = Signal(object)  # noqa: N815
@@ -138,7 +143,14 @@ class CompactSyncIndicator(QObject):
         """Keep the menu's wording true to the floating widget's visibility."""
         self.action_floating.setText("Hide floating widget" if visible else "Show floating widget")
 
+    @property
+    def theme(self) -> IconTheme:
+        """The icon set the tray draws in."""
+        return self._theme
+
     def set_theme(self, theme: IconTheme) -> None:
+        """Draw in ``theme`` from now on; the icon is re-rendered at once (the theme is part
+        of the cached look, so the refresh cannot skip it)."""
         self._theme = theme
         self.refresh()
 
@@ -191,6 +203,13 @@ class CompactSyncIndicator(QObject):
         )
         self.notificationShown.emit(notification)
 
+    def show_info(self, title: str, text: str) -> None:
+        """A short desktop message answering something the user just did in the menu.
+
+        Not an alert: it is shown even while notifications are paused (the user asked for
+        it a moment ago), and it goes after a few seconds."""
+        self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, INFO_TIMEOUT_MS)
+
     # ------------------------------------------------------------------ view -> intents
 
     def _build_menu(self) -> None:
@@ -214,6 +233,11 @@ class CompactSyncIndicator(QObject):
         menu.addSeparator()
         self.action_settings = menu.addAction("Settings…")
         self.action_settings.triggered.connect(self.settingsRequested)
+        self.action_diagnostics = menu.addAction("Copy diagnostics")
+        self.action_diagnostics.setToolTip(
+            "Copy versions, settings (without secrets) and the recent log, for a bug report"
+        )
+        self.action_diagnostics.triggered.connect(self.diagnosticsRequested)
         menu.addSeparator()
         self.action_quit: QAction = menu.addAction("Quit Syncwatch")
         self.action_quit.triggered.connect(self.quitRequested)

@@ -1,10 +1,12 @@
 """Admin: every setting with its validation message, the database, the hub's /metrics,
-autostart at login.
+autostart at login, and "Copy diagnostics" for bug reports.
 
 Autostart is a file on disk (an XDG autostart entry), written by main.py through
 syncwatch.desktop: the panel asks with ``autostartRequested(bool)`` and main.py answers
 with :meth:`AdminPanel.show_autostart` (the state read back from the disk, and a message
-if writing failed).
+if writing failed). "Copy diagnostics" works the same way: the panel asks with
+``diagnosticsRequested()``, main.py builds the report, puts it on the clipboard and answers
+with :meth:`AdminPanel.show_diagnostics_status`, a quiet line beside the button.
 
 Each setting is saved when its editor is left (or toggled) and only if
 ``Settings.validate`` accepts it; otherwise the message appears beside the field in red and
@@ -35,7 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from syncwatch.core.alerts import NotificationKind
-from syncwatch.qt.settings import FIELDS, FLOATING_SIZES, THEMES, Settings, SettingsError
+from syncwatch.qt.settings import (
+    FIELDS,
+    FLOATING_SIZES,
+    THEMES,
+    TRAY_ICON_SETS,
+    Settings,
+    SettingsError,
+)
 from syncwatch.qt.workers import Outcome, WorkDone, run_in_thread
 from syncwatch.ui.presenter import format_bytes
 
@@ -61,8 +70,13 @@ LABELS: Final = {
     "floating_size": "Floating widget size",
     "floating_visible": "Show floating widget",
     "theme": "Theme",
+    "tray_icon_set": "Tray icon set",
 }
-_CHOICES: Final = {"floating_size": FLOATING_SIZES, "theme": THEMES}
+_CHOICES: Final = {
+    "floating_size": FLOATING_SIZES,
+    "theme": THEMES,
+    "tray_icon_set": TRAY_ICON_SETS,
+}
 _KIND_LABELS: Final = {
     NotificationKind.HEALTH_CRITICAL: "Health became critical",
     NotificationKind.CONNECTION_LOST: "Connection lost",
@@ -80,9 +94,11 @@ class AdminPanel(QScrollArea):
 
     Signals:
         autostartRequested(bool): the user switched "start at login" on or off.
+        diagnosticsRequested(): the user pressed "Copy diagnostics".
     """
 
     autostartRequested = Signal(bool)  # noqa: N815
+    diagnosticsRequested = Signal()  # noqa: N815
 
     def __init__(
         self, model: SyncStateModel, settings: Settings, parent: QWidget | None = None
@@ -97,10 +113,11 @@ class AdminPanel(QScrollArea):
         self._job: WorkDone | None = None
         body = QWidget()
         grid = QGridLayout(body)
-        grid.addWidget(self._settings_box(), 0, 0, 3, 1)
+        grid.addWidget(self._settings_box(), 0, 0, 4, 1)
         grid.addWidget(self._notifications_box(), 0, 1)
         grid.addWidget(self._database_box(), 1, 1)
         grid.addWidget(self._hub_box(), 2, 1)
+        grid.addWidget(self._bug_report_box(), 3, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         self.setWidget(body)
@@ -255,6 +272,29 @@ class AdminPanel(QScrollArea):
         column.addWidget(self.hub_metrics)
         column.addWidget(fetch)
         return box
+
+    # ------------------------------------------------------------------ bug report
+
+    def _bug_report_box(self) -> QGroupBox:
+        box = QGroupBox("Bug report")
+        column = QVBoxLayout(box)
+        self.diagnostics_button = QPushButton("Copy diagnostics")
+        self.diagnostics_button.setToolTip(
+            "Copy versions, settings (without secrets) and the recent log to the clipboard"
+        )
+        self.diagnostics_button.clicked.connect(self.diagnosticsRequested)
+        self.diagnostics_status = QLabel("Versions, settings without secrets, the recent log.")
+        self.diagnostics_status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.diagnostics_button)
+        row.addWidget(self.diagnostics_status, 1)
+        column.addLayout(row)
+        return box
+
+    def show_diagnostics_status(self, text: str, *, error: bool = False) -> None:
+        """What became of "Copy diagnostics" (main.py calls this when it is done)."""
+        self.diagnostics_status.setText(text)
+        self.diagnostics_status.setStyleSheet(ERROR_STYLE if error else "")
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
