@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncwatch.client.engine import SyncEngine, public_url, subscribe_url
+from syncwatch.client.reporter import Reporter
 from syncwatch.client.store import EventFilter, HistoryReader
 from syncwatch.core.alerts import NotificationKind
 from syncwatch.core.connection import ConnectionState
@@ -195,6 +196,36 @@ def test_finished_operations_leave_memory_after_keep_finished_s(tmp_path: Path) 
 
         asyncio.run(scenario())
         assert {row.operation_id for row in store.query_operations()} == {"op-0", "op-1", "op-2"}
+
+
+def test_only_the_newest_max_finished_operations_stay_in_memory(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_hub(tmp_path) as hub, open_store(tmp_path / "h.sqlite3") as (store, writer):
+
+        async def scenario() -> None:
+            engine = make_engine(hub.url, store, writer, recorder, max_finished=3)
+            task = await _run(engine)
+            async with Reporter(hub.url, source="agent-1") as reporter:
+                await reporter.update(
+                    operation_id="running",
+                    operation_type="upload",
+                    status="in_progress",
+                    progress=5.0,
+                )
+            await publish_lifecycles(hub.url, "op", 10)
+
+            def bounded_after_the_last_finished() -> bool:
+                ops = engine.operations
+                return "op-9" in ops and ops["op-9"].is_terminal and len(ops) == 4
+
+            await wait_until(bounded_after_the_last_finished, what="the bound to apply")
+            assert set(engine.operations) == {"running", "op-7", "op-8", "op-9"}
+            removed = set().union(*(r.removed for r in recorder.reductions))
+            assert removed == {f"op-{i}" for i in range(7)}
+            await _stop(engine, task)
+
+        asyncio.run(scenario())
+        assert len(store.query_operations()) == 11, "the history keeps every operation"
 
 
 def test_cleanup_and_hub_metrics_on_demand(tmp_path: Path) -> None:

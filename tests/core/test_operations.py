@@ -223,6 +223,32 @@ def test_expire_refuses_a_negative_keep_time() -> None:
         expire(EMPTY_STATE, T0, -1)
 
 
+def test_expire_keeps_at_most_max_finished_dropping_the_oldest_finished() -> None:
+    state = run(
+        upd("first", Status.COMPLETED, t_s=1, seq=1),
+        upd("running", t_s=0, seq=2),
+        upd("third", Status.CANCELLED, t_s=3, seq=3),
+        upd("second", Status.FAILED, t_s=2, seq=4),
+    )
+    reduction = expire(state, T0 + 10 * MB, keep_finished_s=300, max_finished=1)
+    assert reduction.removed == {"first", "second"}
+    assert set(reduction.state.operations) == {"running", "third"}
+    assert reduction.state.active_count == 1
+    assert reduction.state.floor_seq == 4, "a late replay must not bring them back"
+    assert expire(reduction.state, T0 + 10 * MB, 300, max_finished=1).state is reduction.state
+
+
+def test_expire_with_max_finished_zero_keeps_only_active_operations() -> None:
+    state = run(upd("done", Status.COMPLETED, seq=1), upd("running", seq=2))
+    reduction = expire(state, T0, keep_finished_s=300, max_finished=0)
+    assert set(reduction.state.operations) == {"running"}
+
+
+def test_expire_refuses_a_negative_max_finished() -> None:
+    with pytest.raises(ValueError, match="max_finished"):
+        expire(EMPTY_STATE, T0, 300, max_finished=-1)
+
+
 def test_active_lists_queued_and_running_operations_in_arrival_order() -> None:
     state = run(upd("b", Status.QUEUED), upd("a", Status.IN_PROGRESS), upd("c", Status.COMPLETED))
     assert [op.operation_id for op in active(state)] == ["b", "a"]

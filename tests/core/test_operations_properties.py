@@ -133,3 +133,50 @@ def test_no_operation_is_lost_or_duplicated(
         state = expired.state
         assert set(state.operations) == expected
         check_invariants(state)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(raw_update(), max_size=50), st.integers(0, 8), st.integers(0, 10**8))
+def test_expire_bounds_finished_operations_keeping_the_newest_and_every_active_one(
+    updates: list[SyncUpdate], max_finished: int, age_us: int
+) -> None:
+    state = apply_many(EMPTY_STATE, updates).state
+    now_us = T0 + age_us
+    keep_s = 30.0
+    reduction = expire(state, now_us, keep_s, max_finished=max_finished)
+    after = reduction.state
+    check_invariants(after)
+    before_ops, after_ops = state.operations, after.operations
+    finished_after = [op for op in after_ops.values() if op.is_terminal]
+    assert len(finished_after) <= max_finished
+    assert all(op.is_terminal for op in before_ops.values() if op.operation_id not in after_ops)
+    assert [op for op in before_ops.values() if not op.is_terminal] == list(active(after))
+    assert reduction.removed == set(before_ops) - set(after_ops)
+    assert all(after_ops[op_id] is op for op_id, op in before_ops.items() if op_id in after_ops)
+    # The kept finished ones are the newest-finished among those young enough to stay.
+    cutoff = now_us - int(keep_s * 1_000_000)
+    ended = sorted(
+        (op.ended_us, op.last_seq, op.operation_id)
+        for op in before_ops.values()
+        if op.is_terminal and op.ended_us is not None and op.ended_us > cutoff
+    )
+    newest = {op_id for _, _, op_id in ended[len(ended) - min(len(ended), max_finished) :]}
+    assert {op.operation_id for op in finished_after} == newest
+    assert after.floor_seq >= max(
+        [before_ops[op_id].last_seq for op_id in reduction.removed], default=0
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(hub_stream(), st.integers(1, 8), st.integers(0, 5))
+def test_a_bounded_expire_after_every_batch_never_loses_an_active_operation(
+    updates: list[SyncUpdate], batch: int, max_finished: int
+) -> None:
+    state = EMPTY_STATE
+    for i in range(0, len(updates), batch):
+        state = apply_many(state, updates[i : i + batch]).state
+        expected_active = [op.operation_id for op in active(state)]
+        state = expire(state, updates[i].timestamp_us, 3600, max_finished=max_finished).state
+        assert [op.operation_id for op in active(state)] == expected_active
+        assert sum(op.is_terminal for op in state.operations.values()) <= max_finished
+        check_invariants(state)

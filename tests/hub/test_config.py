@@ -16,6 +16,7 @@ def test_defaults_are_a_loopback_hub_without_auth(tmp_path: Path) -> None:
     assert config.max_frame_bytes == 64 * 1024
     assert config.retention_s == 7 * 86_400
     assert config.retention_updates == 1_000_000
+    assert config.max_finished_operations == 10_000
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,7 @@ def test_defaults_are_a_loopback_hub_without_auth(tmp_path: Path) -> None:
         ({"publisher_rate": 0}, "publisher_rate"),
         ({"retention_s": float("nan")}, "retention_s"),
         ({"viewer_backlog_updates": 0}, "viewer_backlog_updates"),
+        ({"max_finished_operations": 0}, "max_finished_operations: must be at least 1"),
         ({"max_frame_bytes": 10}, "max_frame_bytes"),
         ({"synchronous": "OFF"}, "synchronous"),
         ({"tokens": {"has space": Role.VIEWER}}, "tokens"),

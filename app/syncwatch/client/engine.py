@@ -16,8 +16,9 @@ What is evaluated when:
   health (operations rule combined with the link), alerts; listeners hear only changes;
 - every ``health_check_interval_s`` (120 s): a HealthSnapshot written to the history;
 - every ``housekeeping_interval_s``: finished operations older than ``keep_finished_s``
-  leave the in-memory state (the history keeps them), and health is re-evaluated so that
-  an error rate decays and a disconnect beyond its grace turns critical;
+  (and the oldest-finished beyond ``max_finished``) leave the in-memory state (the
+  history keeps them), and health is re-evaluated so that an error rate decays and a
+  disconnect beyond its grace turns critical;
 - daily and on demand: retention cleanup in the store.
 
 Nothing runs while nothing changes except those slow periodic checks, so an idle client
@@ -138,8 +139,10 @@ class EngineConfig:
     health_check_interval_s: float = 120.0
     thresholds: HealthThresholds = DEFAULT_THRESHOLDS
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
-    #: Finished operations stay in memory (tables show them as "recent") this long.
+    #: Finished operations stay in memory (tables show them as "recent") this long...
     keep_finished_s: float = 300.0
+    #: ...but no more than this many, newest-finished kept (the history has them all).
+    max_finished: int = 2_000
     display_interval_s: float = 1.0
     housekeeping_interval_s: float = 10.0
     cleanup_interval_s: float = 86_400.0
@@ -500,7 +503,9 @@ class SyncEngine:
     def housekeeping(self) -> None:
         """Expire old finished operations, re-evaluate health, run the daily cleanup."""
         now = self._clock()
-        reduction = expire(self._state, _to_us(now), self._config.keep_finished_s)
+        reduction = expire(
+            self._state, _to_us(now), self._config.keep_finished_s, self._config.max_finished
+        )
         if reduction.removed:
             self._state = reduction.state
             self._listener.on_operations(reduction)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -384,27 +385,53 @@ def replace_all(
     return OperationsState(MappingProxyType(ops), seq, seq, active)
 
 
-def expire(state: OperationsState, now_us: int, keep_finished_s: float) -> Reduction:
-    """Drop operations that finished more than ``keep_finished_s`` before ``now_us``, so
-    that the state stays bounded by the active set plus recent history."""
+#: Sort key of finished operations, oldest-finished first (attrgetter: 5x a Python key).
+_FINISH_ORDER: Final = attrgetter("ended_us", "last_seq", "operation_id")
+
+
+def expire(
+    state: OperationsState,
+    now_us: int,
+    keep_finished_s: float,
+    max_finished: int | None = None,
+) -> Reduction:
+    """Drop finished operations that ended more than ``keep_finished_s`` before ``now_us``
+    and, beyond the newest ``max_finished`` finished ones, the oldest-finished, so that
+    the state stays bounded by the active set plus a bounded recent history however fast
+    operations finish. Active operations are never dropped.
+
+    "Oldest-finished" orders by ``ended_us`` (the update's own time of entering the
+    terminal status), then by ``last_seq`` and id, so the choice is deterministic. Each
+    dropped operation raises ``floor_seq`` as time expiry does: a late replay of its
+    updates does not bring it back."""
     if keep_finished_s < 0 or math.isnan(keep_finished_s):
         raise ValueError(f"keep_finished_s must be >= 0, got {keep_finished_s}")
+    if max_finished is not None and max_finished < 0:
+        raise ValueError(f"max_finished must be >= 0, got {max_finished}")
     cutoff = now_us - int(keep_finished_s * 1_000_000)
     old = state.operations
-    removed = [
-        op_id
-        for op_id, op in old.items()
-        if op.ended_us is not None and op.ended_us <= cutoff and op.status in _TERMINAL
-    ]
+    removed: list[str] = []
+    kept: list[Operation] = []
+    for op_id, op in old.items():
+        ended = op.ended_us
+        if ended is None or op.status not in _TERMINAL:
+            continue
+        if ended <= cutoff:
+            removed.append(op_id)
+        else:
+            kept.append(op)
+    excess = len(kept) - max_finished if max_finished is not None else 0
+    if excess > 0:
+        kept.sort(key=_FINISH_ORDER)
+        removed.extend(op.operation_id for op in kept[:excess])
     if not removed:
         return Reduction(state)
-    ops = dict(old)
-    floor = state.floor_seq
-    for op_id in removed:
-        gone = ops.pop(op_id)
-        floor = max(floor, gone.last_seq)
+    gone = frozenset(removed)
+    # A new dict rather than a copy with deletions, which would keep the old one's size.
+    ops = {op_id: op for op_id, op in old.items() if op_id not in gone}
+    floor = max(state.floor_seq, *(old[op_id].last_seq for op_id in gone))
     new = OperationsState(MappingProxyType(ops), state.last_seq, floor, state.active_count)
-    return Reduction(new, removed=frozenset(removed))
+    return Reduction(new, removed=gone)
 
 
 def active(state: OperationsState) -> tuple[Operation, ...]:

@@ -63,8 +63,11 @@ class HubConfig:
     retention_s: float = 7 * 86_400.0
     #: ...and so are all but the newest this many updates.
     retention_updates: int = 1_000_000
-    #: A finished (completed, failed, cancelled) operation leaves snapshots after this long.
+    #: A finished (completed, failed, cancelled) operation leaves snapshots after this long...
     finished_expiry_s: float = 86_400.0
+    #: ...or sooner, oldest-finished first, once more than this many finished ones are held
+    #: (memory and snapshot size stay bounded however fast operations finish).
+    max_finished_operations: int = 10_000
     #: How often retention and expiry run.
     maintenance_interval_s: float = 60.0
     #: Under load, live updates are gathered for at most this long into one batch frame.
@@ -108,6 +111,7 @@ class HubConfig:
             ("publisher_burst", self.publisher_burst),
             ("retention_updates", self.retention_updates),
             ("viewer_backlog_updates", self.viewer_backlog_updates),
+            ("max_finished_operations", self.max_finished_operations),
         ):
             if count < 1:
                 raise HubConfigError(f"{name}: must be at least 1, got {count}")

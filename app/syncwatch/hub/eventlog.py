@@ -9,8 +9,10 @@ holds a single update and costs one round trip.
 
 The log also keeps, per operation, its latest update and the publisher's last counter,
 in the same transactions: snapshots and duplicate detection survive a restart without
-replaying the log. ``meta`` holds the hub_id and the last seq ever assigned, so that a
-seq is never reused even after retention emptied the events table.
+replaying the log. Operations the hub stops holding (``forget``: the bound on finished
+operations) leave that table in the next group commit. ``meta`` holds the hub_id and the
+last seq ever assigned, so that a seq is never reused even after retention emptied the
+events table.
 
 Durability: with WAL and ``synchronous=NORMAL`` a committed transaction survives the
 process being killed (it is in the OS page cache); only a power cut may lose the last
@@ -95,6 +97,12 @@ class Maintenance(NamedTuple):
     #: (operation_id, seq of the state that expired)
     expired_operations: tuple[tuple[str, int], ...]
     oldest_seq: int | None
+
+
+class _Forget(NamedTuple):
+    """Queued by :meth:`EventLog.forget`: (operation_id, seq) of states to delete."""
+
+    operations: tuple[tuple[str, int], ...]
 
 
 class EventLogError(RuntimeError):
@@ -190,6 +198,13 @@ class EventLog:
         """Queue updates (in seq order, continuing the log) for the next group commit."""
         self._queue.put(updates)
 
+    def forget(self, operations: Sequence[tuple[str, int]]) -> None:
+        """Queue the deletion of operations' stored states, each ``(operation_id, seq)`` only
+        while its state is still the one at ``seq`` (a later update keeps it); deleted in
+        the next group commit's transaction, so that a restart does not bring them back."""
+        if operations:
+            self._queue.put(_Forget(tuple(operations)))
+
     def maintain(
         self,
         *,
@@ -223,6 +238,7 @@ class EventLog:
         while True:
             item = self._queue.get()
             group: list[LoggedUpdate] = []
+            forgotten: list[tuple[str, int]] = []
             jobs: list[Callable[[sqlite3.Connection], None]] = []
             stop = False
             while True:
@@ -230,6 +246,8 @@ class EventLog:
                     stop = True
                 elif isinstance(item, list):
                     group.extend(item)
+                elif isinstance(item, _Forget):
+                    forgotten.extend(item.operations)
                 elif callable(item):
                     jobs.append(item)
                 try:
@@ -241,8 +259,9 @@ class EventLog:
                     return
                 continue
             try:
+                if group or forgotten:
+                    self._commit(group, forgotten)
                 if group:
-                    self._commit(group)
                     on_commit(group[-1].seq)
                 for job in jobs:
                     job(self._writer_db)
@@ -253,34 +272,42 @@ class EventLog:
             if stop:
                 return
 
-    def _commit(self, group: Sequence[LoggedUpdate]) -> None:
+    def _commit(self, group: Sequence[LoggedUpdate], forgotten: Sequence[tuple[str, int]]) -> None:
         db = self._writer_db
         latest: dict[str, LoggedUpdate] = {}
         for update in group:
             latest[update.operation_id] = update
         db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT INTO events (seq, received_us, operation_id, counter, body)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(u.seq, u.received_us, u.operation_id, u.counter, u.body) for u in group],
-            )
-            db.executemany(
-                _UPSERT_OPERATION,
-                [
-                    (u.operation_id, u.seq, u.counter, int(u.terminal), u.received_us, u.body)
-                    for u in latest.values()
-                ],
-            )
-            db.execute(
-                "INSERT INTO meta VALUES ('last_seq', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(group[-1].seq),),
-            )
+            if group:
+                db.executemany(
+                    "INSERT INTO events (seq, received_us, operation_id, counter, body)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(u.seq, u.received_us, u.operation_id, u.counter, u.body) for u in group],
+                )
+                db.executemany(
+                    _UPSERT_OPERATION,
+                    [
+                        (u.operation_id, u.seq, u.counter, int(u.terminal), u.received_us, u.body)
+                        for u in latest.values()
+                    ],
+                )
+                db.execute(
+                    "INSERT INTO meta VALUES ('last_seq', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(group[-1].seq),),
+                )
+            if forgotten:
+                # Only states not replaced since (a newer update of the operation stays).
+                db.executemany(
+                    "DELETE FROM operations WHERE operation_id = ? AND seq = ?", forgotten
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        if not group:
+            return
         self.last_seq = group[-1].seq
         if self.oldest_seq is None:
             self.oldest_seq = group[0].seq

@@ -19,6 +19,8 @@ class HubCounters:
     broadcast_frames: int = 0
     viewers_dropped: int = 0
     publishers_rate_limited: int = 0
+    #: Finished operations dropped from snapshots by the max_finished_operations bound.
+    operations_evicted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,12 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
             "counter",
             "Publishers closed for exceeding the rate limit.",
             counters.publishers_rate_limited,
+        ),
+        (
+            "operations_evicted_total",
+            "counter",
+            "Finished operations dropped from snapshots by max_finished_operations.",
+            counters.operations_evicted,
         ),
         ("seq", "gauge", "The latest committed seq.", gauges.seq),
         ("oldest_seq", "gauge", "The oldest seq still in the log (0: empty).", gauges.oldest_seq),

@@ -19,7 +19,7 @@ import http
 import logging
 import ssl
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Final
@@ -96,6 +96,9 @@ class Hub:
         self._pending_keys: dict[tuple[str, int], int] = {}
         #: Latest committed state of every non-expired operation (snapshot source).
         self._operations: dict[str, StoredOperation] = {}
+        #: The finished ones among them, oldest-finished first: operation_id -> seq of its
+        #: state. Beyond ``max_finished_operations`` the first ones are evicted, in O(1).
+        self._finished: OrderedDict[str, int] = OrderedDict()
         #: operation_id -> (last counter accepted, its seq), including pending updates.
         self._counters: dict[str, tuple[int, int]] = {}
         self._broadcaster = Broadcaster(config.coalesce_window_s)
@@ -193,10 +196,14 @@ class Hub:
         self._hub_id = event_log.hub_id
         self._assigned_seq = self._committed_seq = event_log.last_seq
         self._oldest_seq = event_log.oldest_seq
-        for operation in event_log.operations():
+        for operation in event_log.operations():  # in seq order
             self._operations[operation.operation_id] = operation
+            if operation.terminal:
+                self._finished[operation.operation_id] = operation.seq
             if operation.counter is not None:
                 self._counters[operation.operation_id] = (operation.counter, operation.seq)
+        # A lower bound than the last run's, or evictions the log had not committed yet.
+        self._evict_finished()
 
     async def stop(self, *, code: int = CLOSE_GOING_AWAY, reason: str = "") -> None:
         """Stop cleanly: refuse new input, commit and ack what was accepted, close every
@@ -557,11 +564,13 @@ class Hub:
         pending = self._pending
         committed: list[tuple[int, bytes]] = []
         operations = self._operations
+        finished = self._finished
         while pending and pending[0].seq <= seq:
             record = pending.popleft()
             committed.append((record.seq, record.body))
-            operations[record.operation_id] = StoredOperation(
-                record.operation_id,
+            operation_id = record.operation_id
+            operations[operation_id] = StoredOperation(
+                operation_id,
                 record.seq,
                 record.counter,
                 record.terminal,
@@ -570,8 +579,15 @@ class Hub:
                 # operation expires is copied to its own size (~250 bytes instead of 4 KiB).
                 bytes(memoryview(record.body)),
             )
+            if record.terminal:
+                finished[operation_id] = record.seq
+                finished.move_to_end(operation_id)
+            else:
+                finished.pop(operation_id, None)
             if record.counter is not None:
-                self._pending_keys.pop((record.operation_id, record.counter), None)
+                self._pending_keys.pop((operation_id, record.counter), None)
+        if len(finished) > self.config.max_finished_operations:
+            self._evict_finished()
         self._committed_seq = seq
         self._commit_event.set()
         if self._oldest_seq is None and committed:
@@ -610,16 +626,40 @@ class Hub:
             expired = self._operations.get(operation_id)
             if expired is None or expired.seq != seq:
                 continue  # updated again since the pass looked at it
-            del self._operations[operation_id]
-            counter = self._counters.get(operation_id)
-            if counter is not None and counter[1] <= expired.seq:
-                del self._counters[operation_id]
+            self._finished.pop(operation_id, None)
+            self._forget(operation_id, seq)
         if result.deleted_events or result.expired_operations:
             log.info(
                 "maintenance: %d updates past retention deleted, %d finished operations expired",
                 result.deleted_events,
                 len(result.expired_operations),
             )
+
+    def _evict_finished(self) -> None:
+        """Drop the oldest-finished operations beyond ``max_finished_operations``, from memory
+        now and from the log's operations table with its next commit: an evicted operation
+        is gone from snapshots, also after a restart, exactly as if it had expired. The
+        updates themselves stay in the log (retention is separate)."""
+        finished = self._finished
+        evicted: list[tuple[str, int]] = []
+        while len(finished) > self.config.max_finished_operations:
+            operation_id, seq = finished.popitem(last=False)
+            self._forget(operation_id, seq)
+            evicted.append((operation_id, seq))
+        if evicted:
+            self.counters.operations_evicted += len(evicted)
+            assert self._log is not None
+            self._log.forget(evicted)
+
+    def _forget(self, operation_id: str, seq: int) -> None:
+        """Stop holding an operation whose state is the one at ``seq`` (expired or evicted).
+
+        Its duplicate-detection counter goes too, unless a newer update, still pending,
+        set it: a resend after this is stored anew (docs/protocol.md, section 6)."""
+        del self._operations[operation_id]
+        counter = self._counters.get(operation_id)
+        if counter is not None and counter[1] <= seq:
+            del self._counters[operation_id]
 
 
 async def _close_and_discard(ws: ServerConnection, code: int, reason: str) -> None:
