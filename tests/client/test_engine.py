@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,57 @@ def test_a_new_engine_resumes_from_the_store_cursor_without_loss_or_duplicates(
         events = _store_events(db)
         assert len(events) == len({seq for seq, _, _ in events}), "duplicate events"
         assert events == sorted((s, o, str(st)) for s, o, st in hub_log(hub.data_dir))
+
+
+def test_reading_pauses_while_the_history_writer_is_behind_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    """A history that cannot keep up holds the hub back instead of queueing in memory."""
+    recorder = Recorder()
+    db = tmp_path / "history.sqlite3"
+    with (
+        running_hub(tmp_path, publisher_rate=1e6, publisher_burst=100_000) as hub,
+        open_store(db) as (store, writer),
+    ):
+
+        async def scenario() -> None:
+            engine = make_engine(
+                hub.url,
+                store,
+                writer,
+                recorder,
+                history_backlog_high=300,
+                history_backlog_low=100,
+                ping_interval_s=5.0,
+                ping_timeout_s=5.0,
+            )
+            task = await _run(engine)
+            # Another connection holds the history's write lock: the writer cannot commit.
+            blocker = sqlite3.connect(db)
+            blocker.execute("BEGIN IMMEDIATE")
+            try:
+                await publish_lifecycles(hub.url, "op", 600)  # 1,800 updates
+                assert hub.hub.seq == 1800
+                await asyncio.sleep(0.5)
+                held_at = engine.updates_received
+                # It stopped reading once 300 waited (plus at most the frame in hand).
+                assert 300 <= held_at < 300 + 400, held_at
+                await asyncio.sleep(0.3)
+                assert engine.updates_received == held_at
+            finally:
+                blocker.rollback()
+                blocker.close()
+            await wait_until(lambda: engine.state.last_seq == 1800, what="every update")
+            await wait_until(lambda: writer.updates_pending == 0, what="the history to commit")
+            assert engine.updates_received == 1800
+            await _stop(engine, task)
+
+        asyncio.run(scenario())
+        assert writer.error_count == 0
+        assert store.cursor() == (hub.hub.hub_id, 1800)
+    assert _store_events(db) == sorted((s, o, str(st)) for s, o, st in hub_log(hub.data_dir))
+    # Held back, not cut off: one connection throughout.
+    assert recorder.states.count(ConnectionState.CONNECTED) == 1
 
 
 def test_finished_operations_leave_memory_after_keep_finished_s(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,49 @@ def test_a_reader_queries_while_the_writer_commits(store: HistoryStore) -> None:
     finally:
         reader.close()
         writer.close(5)
+
+
+def test_pending_updates_and_commit_callbacks_follow_the_writer(tmp_path: Path) -> None:
+    """updates_pending counts what is submitted and not settled; the commit callback fires
+    on the writer thread once each write is settled, with the backlog already lowered."""
+    path = tmp_path / "history.db"
+    store = HistoryStore(path)
+    writer = StoreWriter(store)
+    seen: list[tuple[str, int]] = []
+
+    def on_commit() -> None:
+        seen.append((threading.current_thread().name, writer.updates_pending))
+
+    writer.set_on_commit(on_commit)
+    # Another connection holds the write lock: the writer waits inside its transaction.
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        seq = 0
+        for n in range(30):
+            batch = []
+            for status in ("queued", "in_progress", "completed"):
+                seq += 1
+                batch.append(upd(f"op{n}", status, seq, T0 + n))
+            writer.submit_updates("hub-a", batch)
+        assert writer.updates_pending == 90
+        assert seen == []
+    finally:
+        blocker.rollback()
+        blocker.close()
+    try:
+        assert writer.flush(10)
+        assert writer.updates_pending == 0
+        assert seen, "no commit callback"
+        assert {name for name, _ in seen} == {"syncwatch-store-writer"}
+        assert seen[-1][1] == 0
+        assert store.cursor() == ("hub-a", 90)
+        calls = len(seen)
+        writer.set_on_commit(None)
+        writer.submit_updates("hub-a", [upd("op-late", "queued", 91, T0 + 99)])
+        assert writer.flush(10)
+        assert store.cursor() == ("hub-a", 91)
+        assert len(seen) == calls  # removed: not called any more
+    finally:
+        assert writer.close(10)
+        store.close()

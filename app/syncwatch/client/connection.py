@@ -46,7 +46,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import Any, Final, Protocol
 
@@ -90,7 +90,11 @@ class ClientListener(Protocol):
     """What the connection reports. Calls happen on the asyncio loop's thread.
 
     A listener may also define ``on_message() -> None``, called for every frame received
-    (for "last heard from the hub" displays); it is looked up once, at construction.
+    (for "last heard from the hub" displays), and ``room_for_updates() -> Awaitable[object]
+    | None``, asked before each frame is read: an awaitable means "not now", and the
+    client reads nothing until it completes (TCP flow control then holds the hub back;
+    once websockets' receive queue is full, pongs wait too, so a hold longer than the
+    ping timeout counts as a dead link). Both are looked up once, at construction.
     """
 
     def on_status(self, status: ConnectionStatus) -> None:
@@ -162,6 +166,9 @@ class HubClient:
         self._endpoint = HubEndpoint(url, token, ca_file)
         self._listener = listener
         self._on_message: Callable[[], object] | None = getattr(listener, "on_message", None)
+        self._room_for_updates: Callable[[], Awaitable[object] | None] | None = getattr(
+            listener, "room_for_updates", None
+        )
         self._cursor = cursor
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -414,6 +421,7 @@ class HubClient:
         resume = self._resume
         listener = self._listener
         on_message = self._on_message
+        room_for_updates = self._room_for_updates
         monotonic = time.monotonic
         slice_started = monotonic()
         while True:
@@ -422,6 +430,10 @@ class HubClient:
             # loop back every few milliseconds of work.
             if monotonic() - slice_started > READ_SLICE_S:
                 await asyncio.sleep(0)
+                slice_started = monotonic()
+            room = room_for_updates() if room_for_updates is not None else None
+            if room is not None:
+                await room
                 slice_started = monotonic()
             data = await ws.recv(decode=False)
             try:

@@ -19,7 +19,19 @@ What is evaluated when:
   (and the oldest-finished beyond ``max_finished``) leave the in-memory state (the
   history keeps them), and health is re-evaluated so that an error rate decays and a
   disconnect beyond its grace turns critical;
-- daily and on demand: retention cleanup in the store.
+- daily and on demand: retention cleanup in the store;
+- after each write the store's thread settles: ``on_history_committed`` (the listener
+  coalesces the re-queries), and reading from the hub resumes if it was held back.
+
+The history is the engine's pace-setter. Updates go to the writer thread faster than it
+can commit them during a catch-up (50,000 a second in, ~35,000 committed), and a backlog
+held in memory is not only memory: every queued update is an object the garbage
+collector scans in each full collection, and full collections of a few hundred thousand
+objects froze the GUI for 100-250 ms (measured). So once ``HISTORY_BACKLOG_HIGH``
+updates wait for the writer, :meth:`SyncEngine.room_for_updates` makes the HubClient stop
+reading until the backlog is down to ``HISTORY_BACKLOG_LOW``: TCP flow control holds the
+hub back, a replay simply waits, and a hub that finds a live viewer too slow closes it,
+after which the resume from the durable cursor loses nothing.
 
 Nothing runs while nothing changes except those slow periodic checks, so an idle client
 costs no CPU. Time comes from an injected wall clock (epoch seconds).
@@ -30,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -70,6 +82,10 @@ _US: Final = 1_000_000
 _MAX_METRICS_BYTES: Final = 1 << 20
 #: The hub's viewer endpoint (docs/protocol.md).
 SUBSCRIBE_PATH: Final = "/v1/subscribe"
+#: Updates waiting for the history writer at which reading from the hub pauses...
+HISTORY_BACKLOG_HIGH: Final = 20_000
+#: ...and at which it resumes (the writer commits up to 5,000 per transaction).
+HISTORY_BACKLOG_LOW: Final = 5_000
 
 
 class EngineListener(Protocol):
@@ -146,6 +162,10 @@ class EngineConfig:
     display_interval_s: float = 1.0
     housekeeping_interval_s: float = 10.0
     cleanup_interval_s: float = 86_400.0
+    #: Updates waiting for the history writer at which reading from the hub pauses,
+    #: and at which it resumes (see the module doc).
+    history_backlog_high: int = HISTORY_BACKLOG_HIGH
+    history_backlog_low: int = HISTORY_BACKLOG_LOW
 
 
 class SyncEngine:
@@ -184,8 +204,12 @@ class SyncEngine:
         self._metrics_snapshot: MetricsSnapshot = self._metrics.snapshot(_to_us(clock()))
         #: Pending "publish display figures" call, or None while nothing changed.
         self._display_handle: asyncio.TimerHandle | None = None
-        #: Pending "has the writer committed?" check, or None.
-        self._commit_check: asyncio.TimerHandle | None = None
+        #: Set while the writer's backlog is below the low mark (see room_for_updates).
+        self._history_room = asyncio.Event()
+        self._history_room.set()
+        #: A "the writer settled something" call is queued to the loop (writer sets it,
+        #: the loop clears it before looking: see _on_writer_commit).
+        self._commit_signalled = False
         #: Wall-clock time of the last frame from the hub (None before the first).
         self.last_message_at: float | None = None
         self._last_display = 0.0
@@ -254,6 +278,7 @@ class SyncEngine:
             cursor=self._cursor,
         )
         self._client = client
+        self._writer.set_on_commit(self._on_writer_commit)
         tasks = [
             asyncio.create_task(client.run(), name="hub-client"),
             asyncio.create_task(self._health_check_loop(), name="health-check"),
@@ -271,10 +296,11 @@ class SyncEngine:
                 task.cancel()
             stop.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
-            for handle in (self._display_handle, self._commit_check):
-                if handle is not None:
-                    handle.cancel()
-            self._display_handle = self._commit_check = None
+            self._writer.set_on_commit(None)
+            self._history_room.set()
+            if self._display_handle is not None:
+                self._display_handle.cancel()
+            self._display_handle = None
             self._client = None
 
     def stop(self) -> None:
@@ -328,7 +354,6 @@ class SyncEngine:
         resolves to the rows deleted."""
         self._last_cleanup = self._clock()
         retention = self._config.retention
-        self._watch_commits()
         return self._writer.submit_cleanup(
             operations_days=retention.operations_days,
             snapshots_days=retention.snapshots_days,
@@ -377,7 +402,6 @@ class SyncEngine:
         self._hub_id = hub_id
         self._state = after
         self._writer.submit_snapshot(hub_id, snapshot, gap_from)
-        self._watch_commits()
         self._metrics.observe_concurrency(after.active_count, _to_us(self._clock()))
         self._listener.on_operations(_diff(before, after))
         self._mark_dirty()
@@ -390,7 +414,6 @@ class SyncEngine:
         self._hub_id = hub_id
         self.updates_received += len(updates)
         self._writer.submit_updates(hub_id, updates)
-        self._watch_commits()
         if reduction.state is not before:
             now = self._clock()
             self._metrics.observe_reduction(before, reduction, _to_us(now))
@@ -487,7 +510,6 @@ class SyncEngine:
         """Run the periodic health check now: evaluate and write a snapshot to the store."""
         snapshot = self.health_snapshot()
         self._writer.submit_health(snapshot)
-        self._watch_commits()
         return snapshot
 
     async def _health_check_loop(self) -> None:
@@ -514,23 +536,40 @@ class SyncEngine:
         if last is None or now - last >= self._config.cleanup_interval_s:
             self.cleanup_now()
 
-    def _watch_commits(self) -> None:
-        """Something was submitted to the writer: tell the listener once it is committed.
+    # ------------------------------------------------------------------ the history's pace
 
-        Checked once a second, only after submissions (no timer while idle): "committed"
-        means the writer's queue drained; views then re-query the history.
-        """
-        if self._commit_check is None and self._loop is not None:
-            self._commit_check = self._loop.call_later(
-                self._config.display_interval_s, self._check_commits
+    def room_for_updates(self) -> Awaitable[object] | None:
+        """None while the history writer keeps up; otherwise something to await before
+        more updates are read (HubClient looks this up; see the module doc)."""
+        if self._writer.updates_pending < self._config.history_backlog_high:
+            return None
+        if self._history_room.is_set():
+            log.debug(
+                "history writer %d updates behind: holding the hub back",
+                self._writer.updates_pending,
             )
+            self._history_room.clear()
+        return self._history_room.wait()
 
-    def _check_commits(self) -> None:
-        self._commit_check = None
-        if self._writer.pending:
-            self._watch_commits()
-        else:
-            self._listener.on_history_committed()
+    def _on_writer_commit(self) -> None:
+        """On the writer thread: tell the loop, once per burst of commits."""
+        loop = self._loop
+        if loop is not None and not self._commit_signalled:
+            self._commit_signalled = True
+            try:
+                loop.call_soon_threadsafe(self._history_committed)
+            except RuntimeError:  # the loop closed during shutdown: nobody to tell
+                self._commit_signalled = False
+
+    def _history_committed(self) -> None:
+        # Cleared before looking: a commit landing after this line queues another call.
+        self._commit_signalled = False
+        if (
+            not self._history_room.is_set()
+            and self._writer.updates_pending <= self._config.history_backlog_low
+        ):
+            self._history_room.set()
+        self._listener.on_history_committed()
 
 
 def _to_us(seconds: float) -> int:

@@ -15,6 +15,12 @@ never holds up incoming updates for long.
 A failed transaction (disk full, I/O error) is logged, counted in ``error_count`` and
 kept in ``last_error`` for the UI, and the writer carries on: the cursor did not move,
 so the client's next resume fetches those updates again.
+
+The producer learns about progress without polling: :meth:`StoreWriter.set_on_commit`
+registers a callback the writer thread calls after each write it settles, and
+:attr:`StoreWriter.updates_pending` says how many submitted updates are not settled yet
+(the engine stops reading from the hub while that backlog is large: see
+``SyncEngine.room_for_updates``).
 """
 
 from __future__ import annotations
@@ -114,6 +120,13 @@ class StoreWriter:
         #: Updates committed (new ones, not counting skipped replays) and transactions.
         self.updates_committed = 0
         self.transactions = 0
+        #: Updates handed to :meth:`submit_updates` (written by the producer thread only)...
+        self._updates_submitted = 0
+        #: ...and those the writer settled: committed, skipped as replays, or lost to a
+        #: failed transaction (written by the writer thread only, so no lock is needed).
+        self._updates_settled = 0
+        #: Called on the writer thread after each settled write (see set_on_commit).
+        self._on_commit: Callable[[], None] | None = None
         self._closed = False
         self._close_lock = threading.Lock()
         self._job: tuple[Iterator[CleanupResult], Future[CleanupResult]] | None = None
@@ -132,7 +145,24 @@ class StoreWriter:
 
     def submit_updates(self, hub_id: str, updates: Sequence[SyncUpdate]) -> None:
         if updates:
-            self._put(_Updates(hub_id, tuple(updates)))
+            batch = _Updates(hub_id, tuple(updates))
+            # Counted before it is queued, so that the backlog is never seen negative.
+            self._updates_submitted += len(batch.updates)
+            self._put(batch)
+
+    def set_on_commit(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` on the writer thread after each write is settled (a
+        transaction committed or failed, a cleanup batch done); None removes it.
+
+        It runs on the writer thread: hand the news to your own thread (e.g. with
+        ``loop.call_soon_threadsafe``) and return at once.
+        """
+        self._on_commit = callback
+
+    @property
+    def updates_pending(self) -> int:
+        """Updates submitted and not yet settled by the writer thread."""
+        return self._updates_submitted - self._updates_settled
 
     def submit_snapshot(self, hub_id: str, snapshot: Snapshot, gap_from: int | None = None) -> None:
         self._put(_Snapshot(hub_id, snapshot, gap_from))
@@ -203,6 +233,7 @@ class StoreWriter:
                 held = self._write_updates(command)
             else:
                 self._execute(command)
+                self._committed()
 
     def _write_updates(self, first: _Updates) -> _Command | None:
         """Commit ``first`` with the update batches queued right behind it; returns the
@@ -220,6 +251,8 @@ class StoreWriter:
                 held = nxt
                 break
         self._guard(lambda: self._apply(first.hub_id, updates))
+        self._updates_settled += len(updates)
+        self._committed()
         return held
 
     def _apply(self, hub_id: str, updates: list[SyncUpdate]) -> None:
@@ -266,6 +299,7 @@ class StoreWriter:
         except StopIteration:
             self._job = None
             future.set_result(self._job_result)
+            self._committed()
             return True
         except Exception as exc:  # surfaced through the future and last_error
             self._job = None
@@ -273,6 +307,14 @@ class StoreWriter:
             future.set_exception(exc)
             return True
         return False
+
+    def _committed(self) -> None:
+        callback = self._on_commit
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                _log.exception("the store writer's commit callback failed")
 
     def _finish_job(self) -> None:
         while self._job is not None:
