@@ -168,6 +168,9 @@ class Client:
 
     async def start(self) -> None:
         from syncwatch.core.connection import ConnectionState
+        from syncwatch.heap import freeze_long_lived
+
+        freeze_long_lived("start-up")  # as main.py does once the app is up
 
         self.task = asyncio.ensure_future(self.engine.run())
         while self.engine.connection.state is not ConnectionState.CONNECTED:

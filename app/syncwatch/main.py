@@ -241,6 +241,7 @@ async def _serve(
     from syncwatch.client.engine import SyncEngine, public_url  # noqa: PLC0415
     from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
     from syncwatch.core.workload import WorkloadConfig  # noqa: PLC0415
+    from syncwatch.heap import freeze_long_lived  # noqa: PLC0415
     from syncwatch.hub.config import HubConfig, Role  # noqa: PLC0415
     from syncwatch.hub.server import Hub  # noqa: PLC0415
     from syncwatch.qt.model import SyncStateModel  # noqa: PLC0415
@@ -335,6 +336,7 @@ async def _serve(
         log.info("demo workload started")
     faces.start()
     network.start()
+    freeze_long_lived("start-up")
     # public_url: a hub URL may carry ?token= (browsers' way), which must not reach logs.
     log.info("syncwatch ready: hub %s, history %s", public_url(hub_url), store.path)
 

@@ -27,6 +27,7 @@ from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from syncwatch.heap import freeze_long_lived
 from syncwatch.qt.workers import Outcome, WorkDone, run_in_thread
 
 if TYPE_CHECKING:
@@ -220,6 +221,9 @@ class MetricsPlots(QWidget):
         self._layout.addWidget(graphics, 1)
         self._graphics = graphics
         self._apply_palette()
+        # pyqtgraph's ~50,000 module objects would otherwise be rescanned by every full
+        # collection for the rest of the process's life.
+        freeze_long_lived("loading pyqtgraph")
 
     def _apply_palette(self) -> None:
         """Plot colours from the application palette (light or dark theme)."""
