@@ -75,6 +75,7 @@ from syncwatch.core.operations import (
     replace_all,
 )
 from syncwatch.core.protocol import Snapshot, Status, SyncUpdate
+from syncwatch.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ SUBSCRIBE_PATH: Final = "/v1/subscribe"
 HISTORY_BACKLOG_HIGH: Final = 20_000
 #: ...and at which it resumes (the writer commits up to 5,000 per transaction).
 HISTORY_BACKLOG_LOW: Final = 5_000
+#: Housekeeping hands freed memory back to the system at most this often (seconds).
+MEMORY_RELEASE_INTERVAL_S: Final = 60.0
 
 
 class EngineListener(Protocol):
@@ -214,6 +217,8 @@ class SyncEngine:
         self.last_message_at: float | None = None
         self._last_display = 0.0
         self._last_cleanup: float | None = None
+        #: Loop time of the last release_free_memory() (see housekeeping).
+        self._last_release = 0.0
         self._client: HubClient | None = None
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -535,6 +540,11 @@ class SyncEngine:
         last = self._last_cleanup
         if last is None or now - last >= self._config.cleanup_interval_s:
             self.cleanup_now()
+        loop = self._loop
+        if loop is not None and loop.time() - self._last_release >= MEMORY_RELEASE_INTERVAL_S:
+            # What a flood or a catch-up freed goes back to the system (syncwatch.heap).
+            self._last_release = loop.time()
+            release_free_memory()
 
     # ------------------------------------------------------------------ the history's pace
 

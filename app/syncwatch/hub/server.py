@@ -44,6 +44,7 @@ from syncwatch.core.protocol import (
     parse_frame,
     with_seq,
 )
+from syncwatch.heap import release_free_memory
 from syncwatch.hub.auth import RedactingLogger, origin_allowed, request_token, token_role
 from syncwatch.hub.config import HubConfig, Role
 from syncwatch.hub.eventlog import EventLog, LoggedUpdate, Maintenance, StoredOperation
@@ -622,6 +623,9 @@ class Hub:
 
     def _on_maintenance(self, result: Maintenance) -> None:
         self._oldest_seq = result.oldest_seq
+        # A burst (a flood, a replay to many viewers) leaves freed memory in the C
+        # allocator's arenas: hand it back once a maintenance interval (syncwatch.heap).
+        release_free_memory()
         for operation_id, seq in result.expired_operations:
             expired = self._operations.get(operation_id)
             if expired is None or expired.seq != seq:
