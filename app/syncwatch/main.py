@@ -300,6 +300,8 @@ async def _serve(
     )
 
     def first_commit() -> None:
+        if writer.updates_committed == 0:
+            return  # connection and health rows so far: the line promises updates
         log.info("history committed to %s", store.path)
         model.historyChanged.disconnect(first_commit)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from syncwatch.client.store import EventFilter, HistoryReader
 from syncwatch.core.alerts import NotificationKind
 from syncwatch.core.connection import ConnectionState
 from syncwatch.core.health import HealthStatus
-from syncwatch.core.protocol import Status
+from syncwatch.core.protocol import Status, SyncUpdate
 from tests.client.engine_support import (
     Recorder,
     hub_log,
@@ -179,7 +180,8 @@ def test_a_new_engine_resumes_from_the_store_cursor_without_loss_or_duplicates(
 def test_reading_pauses_while_the_history_writer_is_behind_and_nothing_is_lost(
     tmp_path: Path,
 ) -> None:
-    """A history that cannot keep up holds the hub back instead of queueing in memory."""
+    """A history that cannot keep up holds the hub back instead of queueing in memory,
+    for longer than the ping timeout without the link being taken for dead."""
     recorder = Recorder()
     db = tmp_path / "history.sqlite3"
     with (
@@ -195,33 +197,48 @@ def test_reading_pauses_while_the_history_writer_is_behind_and_nothing_is_lost(
                 recorder,
                 history_backlog_high=300,
                 history_backlog_low=100,
-                ping_interval_s=5.0,
-                ping_timeout_s=5.0,
+                ping_interval_s=0.3,
+                ping_timeout_s=0.6,
             )
             task = await _run(engine)
             # Another connection holds the history's write lock: the writer cannot commit.
             blocker = sqlite3.connect(db)
             blocker.execute("BEGIN IMMEDIATE")
             try:
-                await publish_lifecycles(hub.url, "op", 600)  # 1,800 updates
-                assert hub.hub.seq == 1800
+                # 6,000 updates, queued at once: more frames than websockets queues before
+                # it stops reading the socket (16), so pongs too wait behind unread frames.
+                async with Reporter(hub.url, source="agent-1", max_buffer=10_000) as reporter:
+                    for n in range(2000):
+                        for status, progress in (
+                            (Status.QUEUED, 0.0),
+                            (Status.IN_PROGRESS, 50.0),
+                            (Status.COMPLETED, 100.0),
+                        ):
+                            reporter.report(
+                                SyncUpdate(
+                                    f"op-{n}", "upload", status, progress, int(time.time() * 1e6)
+                                )
+                            )
+                    await reporter.flush()
+                assert hub.hub.seq == 6000
                 await asyncio.sleep(0.5)
                 held_at = engine.updates_received
                 # It stopped reading once 300 waited (plus at most the frame in hand).
                 assert 300 <= held_at < 300 + 400, held_at
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(1.5)  # pongs wait behind unread frames: 2 ping timeouts
                 assert engine.updates_received == held_at
+                assert engine.connection.state is ConnectionState.CONNECTED
             finally:
                 blocker.rollback()
                 blocker.close()
-            await wait_until(lambda: engine.state.last_seq == 1800, what="every update")
+            await wait_until(lambda: engine.state.last_seq == 6000, what="every update")
             await wait_until(lambda: writer.updates_pending == 0, what="the history to commit")
-            assert engine.updates_received == 1800
+            assert engine.updates_received == 6000
             await _stop(engine, task)
 
         asyncio.run(scenario())
         assert writer.error_count == 0
-        assert store.cursor() == (hub.hub.hub_id, 1800)
+        assert store.cursor() == (hub.hub.hub_id, 6000)
     assert _store_events(db) == sorted((s, o, str(st)) for s, o, st in hub_log(hub.data_dir))
     # Held back, not cut off: one connection throughout.
     assert recorder.states.count(ConnectionState.CONNECTED) == 1

@@ -92,9 +92,10 @@ class ClientListener(Protocol):
     A listener may also define ``on_message() -> None``, called for every frame received
     (for "last heard from the hub" displays), and ``room_for_updates() -> Awaitable[object]
     | None``, asked before each frame is read: an awaitable means "not now", and the
-    client reads nothing until it completes (TCP flow control then holds the hub back;
-    once websockets' receive queue is full, pongs wait too, so a hold longer than the
-    ping timeout counts as a dead link). Both are looked up once, at construction.
+    client reads nothing until it completes (TCP flow control then holds the hub back).
+    Pongs then wait behind the unread frames, so the ping timeout does not run out while
+    the reader is held: dead-link detection resumes with reading, and a connection that
+    closes meanwhile is noticed at once. Both are looked up once, at construction.
     """
 
     def on_status(self, status: ConnectionStatus) -> None:
@@ -169,6 +170,10 @@ class HubClient:
         self._room_for_updates: Callable[[], Awaitable[object] | None] | None = getattr(
             listener, "room_for_updates", None
         )
+        #: The reader is waiting for room_for_updates now...
+        self._holding = False
+        #: ...and how many such waits began (the pinger tells a held round trip by it).
+        self._holds = 0
         self._cursor = cursor
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -387,7 +392,10 @@ class HubClient:
         reader = asyncio.create_task(self._read(ws))
         pinger = asyncio.create_task(self._ping(ws))
         interrupted = asyncio.create_task(self._interrupted.wait())
-        tasks = (reader, pinger, interrupted)
+        # The reader may be held back (room_for_updates) when the link drops: the end of
+        # the connection is noticed by itself, not at the next read or ping.
+        closed = asyncio.create_task(ws.wait_closed())
+        tasks = (reader, pinger, interrupted, closed)
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -408,6 +416,10 @@ class HubClient:
                 return classify_failure(ping_exc)
             ws.transport.abort()  # a dead link would make a clean close wait in vain
             return Failure(pinger.result(), retryable=True)
+        if not reader.done() or reader.cancelled():
+            # The link ended while the reader waited: what it had not read is fetched
+            # again by the resume, from the durable cursor.
+            return Failure(_closed_reason(ws.protocol.close_exc), retryable=True)
         exc = reader.exception()
         if isinstance(exc, ConnectionClosed):
             return Failure(_closed_reason(exc), retryable=True)
@@ -433,7 +445,12 @@ class HubClient:
                 slice_started = monotonic()
             room = room_for_updates() if room_for_updates is not None else None
             if room is not None:
-                await room
+                self._holding = True
+                self._holds += 1
+                try:
+                    await room
+                finally:
+                    self._holding = False
                 slice_started = monotonic()
             data = await ws.recv(decode=False)
             try:
@@ -468,16 +485,26 @@ class HubClient:
         """Measure round trips until one goes unanswered; returns the reason then."""
         while True:
             started = self._monotonic()
+            holds = self._holds
             try:
-                async with asyncio.timeout(self._ping_timeout):
-                    pong = await ws.ping()
-                    await pong
-            except TimeoutError:
-                return f"no answer to ping within {self._ping_timeout:g} s"
+                pong = await ws.ping()
+                while True:
+                    try:
+                        async with asyncio.timeout(self._ping_timeout):
+                            await asyncio.shield(pong)
+                        break
+                    except TimeoutError:
+                        # While the reader is held back (room_for_updates) the pong waits
+                        # behind frames this client chose not to read: that is no dead
+                        # link. The wait starts over once reading has resumed.
+                        if not self._holding and self._holds == holds:
+                            return f"no answer to ping within {self._ping_timeout:g} s"
+                        holds = self._holds
             except ConnectionClosed:
                 return "connection lost"
-            self._latency.add(max(0.0, (self._monotonic() - started) * 1000.0))
-            self._call(self._listener.on_latency, self._latency.stats())
+            if not self._holding and self._holds == holds:  # a held round trip is no latency
+                self._latency.add(max(0.0, (self._monotonic() - started) * 1000.0))
+                self._call(self._listener.on_latency, self._latency.stats())
             self._probe.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._ping_interval):
