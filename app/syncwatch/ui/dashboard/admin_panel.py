@@ -64,13 +64,13 @@ LABELS: Final = {
     "critical_error_rate_pct": "Critical above error rate (%)",
     "warning_active_ops": "Warning above active operations",
     "retention_operations_days": "Keep operations (days)",
-    "retention_events_days": "Keep events (days)",
     "retention_snapshots_days": "Keep health snapshots (days)",
     "floating_opacity": "Floating widget opacity (0.2-1)",
     "floating_size": "Floating widget size",
     "floating_visible": "Show floating widget",
     "theme": "Theme",
     "tray_icon_set": "Tray icon set",
+    "disconnect_grace_s": "Disconnect alert after (s)",
 }
 _CHOICES: Final = {
     "floating_size": FLOATING_SIZES,
