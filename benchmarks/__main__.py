@@ -17,6 +17,7 @@ BENCHMARKS = [
     "benchmarks.bench_engine",
     "benchmarks.bench_startup",
     "benchmarks.bench_memory",
+    "benchmarks.bench_heap",
 ]
 
 

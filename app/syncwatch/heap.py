@@ -1,10 +1,10 @@
 """Memory policy for long-running processes (the app and the hub): leave the start-up heap
 out of every full collection, and give memory freed after a burst back to the system.
 
-Measured on the project machine (CPython 3.12, docs/benchmarks.md): a full collection
-costs 14 ms right after importing PySide6, 34 ms once the app is imported and 74 ms with
-pyqtgraph loaded (~72,000 objects; shiboken's types are slow to traverse). CPython runs
-one whenever the objects promoted since the last one exceed a quarter of the old
+Measured on the project machine (CPython 3.12, ``benchmarks/bench_heap.py``): a full
+collection costs 0.7 ms in a bare interpreter, 4.5 ms with PySide6 and a QApplication,
+27 ms once the app's modules are imported and 74 ms with pyqtgraph (85,000 objects). CPython
+runs one whenever the objects promoted since the last one exceed a quarter of the old
 generation, which while updates stream in is every few seconds, with the GIL held, on
 whichever thread allocated: the GUI loop froze for 60-260 ms at a time.
 
@@ -18,8 +18,9 @@ large lazy import (pyqtgraph, when the plots are first shown).
 Memory freed after a burst does not leave the process by itself. glibc keeps freed
 chunks in its arenas (one per thread that allocated: the hub's log writer, the history
 writer), and returns memory to the system only from the top of a heap. After a flood of
-106,500 updates the hub measured 209 MiB of RSS, and 118 MiB after ``malloc_trim(0)``,
-with the same live objects. :func:`release_free_memory` makes that call (on glibc only; a
+79,800 updates an in-process hub measured 202 MiB of RSS, and 55 MiB after
+``malloc_trim(0)``, with the same live objects (``benchmarks/bench_heap.py``).
+:func:`release_free_memory` makes that call (on glibc only; a
 no-op elsewhere). The hub calls it after each maintenance pass and the engine after its
 housekeeping, at most once a minute; both run only then, never on a busy path. This is
 the remedy Dask documents for the same glibc behaviour in its workers.
@@ -75,7 +76,7 @@ _MALLOC_TRIM: Final = _find_malloc_trim()
 def release_free_memory() -> bool:
     """Return the C allocator's free memory to the system (glibc's ``malloc_trim(0)``);
     False where the platform has no such call or nothing could be returned. It holds the
-    allocator for ~17 ms right after a 100,000-update burst (less when there is little to
+    allocator for ~20 ms right after an 80,000-update burst (less when there is little to
     return): call it from periodic housekeeping, never per update.
     """
     if _MALLOC_TRIM is None:
