@@ -27,19 +27,17 @@ import tempfile
 import time
 from pathlib import Path
 
+_QT = "from PySide6.QtWidgets import QApplication; app = QApplication([])"
+_APP = (
+    "import syncwatch.main, syncwatch.client.engine, syncwatch.client.store,"
+    " syncwatch.hub.server, syncwatch.ui.faces, syncwatch.ui.dashboard.window"
+)
+#: Each stage imports what the one before did, and more.
 _STAGES = {
     "bare interpreter (ceiling)": "",
-    "+ PySide6, QApplication": "from PySide6.QtWidgets import QApplication; app = QApplication([])",
-    "+ the app's modules": (
-        "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-        "import syncwatch.main, syncwatch.client.engine, syncwatch.client.store,"
-        " syncwatch.hub.server, syncwatch.ui.faces, syncwatch.ui.dashboard.window"
-    ),
-    "+ pyqtgraph": (
-        "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-        "import syncwatch.main, syncwatch.client.engine, syncwatch.client.store,"
-        " syncwatch.hub.server, syncwatch.ui.faces, syncwatch.ui.dashboard.window, pyqtgraph"
-    ),
+    "+ PySide6, QApplication": _QT,
+    "+ the app's modules": f"{_QT}; {_APP}",
+    "+ pyqtgraph": f"{_QT}; {_APP}; import pyqtgraph",
 }
 _MEASURE = (
     "import gc, time, statistics\n"
