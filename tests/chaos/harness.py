@@ -51,6 +51,9 @@ class ChaosConfig:
     #: Updates a second per acked publisher.
     publisher_rate: float = 40.0
     kinds: tuple[Kind, ...] = FULL
+    #: The hub gives up active operations idle this long (default a day): short here, so
+    #: that the hostile publisher's never-ending operations are abandoned within the run.
+    abandon_after_s: float = 90.0
     #: Seconds after the last update to wait for the app to catch up with the hub.
     catch_up_s: float = 120.0
     #: An X display with a system tray to use (the test session's); None starts one.
@@ -101,7 +104,8 @@ class Chaos:
         self.hub = Managed(
             "hub",
             syncwatch_command("hub", "--port", str(self.hub_port), "--data", str(self.hub_data),
-                              "--token-file", str(run_dir / "hub-tokens")),
+                              "--token-file", str(run_dir / "hub-tokens"),
+                              "--abandon-after", str(config.abandon_after_s)),
             run_dir / "hub.log",
             self.env,
         )  # fmt: skip

@@ -17,6 +17,7 @@ def test_defaults_are_a_loopback_hub_without_auth(tmp_path: Path) -> None:
     assert config.retention_s == 7 * 86_400
     assert config.retention_updates == 1_000_000
     assert config.max_finished_operations == 10_000
+    assert config.abandon_after_s == 86_400
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,8 @@ def test_defaults_are_a_loopback_hub_without_auth(tmp_path: Path) -> None:
         ({"retention_s": float("nan")}, "retention_s"),
         ({"viewer_backlog_updates": 0}, "viewer_backlog_updates"),
         ({"max_finished_operations": 0}, "max_finished_operations: must be at least 1"),
+        ({"abandon_after_s": 0}, "abandon_after_s: must be a positive number"),
+        ({"abandon_after_s": float("inf")}, "abandon_after_s"),
         ({"max_frame_bytes": 10}, "max_frame_bytes"),
         ({"synchronous": "OFF"}, "synchronous"),
         ({"tokens": {"has space": Role.VIEWER}}, "tokens"),

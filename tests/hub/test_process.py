@@ -139,6 +139,8 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         (("--token-file", "/nonexistent/tokens"), "cannot read token file"),
         (("--tls-cert", "cert.pem"), "tls_cert and tls_key"),
         (("--port", "99999"), "port: 99999"),
+        (("--abandon-after", "-5"), "abandon_after_s: must be a positive number"),
+        (("--abandon-after", "soon"), "--abandon-after: invalid float value"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

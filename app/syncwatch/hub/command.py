@@ -15,7 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
-from syncwatch.hub.config import DEFAULT_PORT, HubConfig, HubConfigError, load_token_file
+from syncwatch.hub.config import (
+    DEFAULT_ABANDON_AFTER_S,
+    DEFAULT_PORT,
+    HubConfig,
+    HubConfigError,
+    load_token_file,
+)
 from syncwatch.hub.eventlog import EventLogError
 from syncwatch.hub.server import Hub, HubStartError
 
@@ -60,6 +66,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
     parser.add_argument(
+        "--abandon-after",
+        type=float,
+        default=DEFAULT_ABANDON_AFTER_S,
+        metavar="SECONDS",
+        help="give up (mark failed) an active operation with no update for this long "
+        "(default: %(default).0f, a day)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -77,6 +91,7 @@ def build_config(args: argparse.Namespace) -> HubConfig:
         tokens=tokens,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        abandon_after_s=args.abandon_after,
     )
 
 

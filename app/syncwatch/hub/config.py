@@ -18,6 +18,8 @@ from typing import Final
 from syncwatch.core.protocol import MAX_FRAME_BYTES
 
 DEFAULT_PORT: Final = 8765
+#: An active operation unheard of for this long is given up (``HubConfig.abandon_after_s``).
+DEFAULT_ABANDON_AFTER_S: Final = 86_400.0
 #: Origins that browsers on this machine send; always allowed unless the list is replaced.
 LOOPBACK_ORIGIN_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 
@@ -68,6 +70,9 @@ class HubConfig:
     #: ...or sooner, oldest-finished first, once more than this many finished ones are held
     #: (memory and snapshot size stay bounded however fast operations finish).
     max_finished_operations: int = 10_000
+    #: An active (queued, in_progress) operation that no update has named for this long is
+    #: given up: the hub appends a ``failed`` update saying so (docs/protocol.md, section 8).
+    abandon_after_s: float = DEFAULT_ABANDON_AFTER_S
     #: How often retention and expiry run.
     maintenance_interval_s: float = 60.0
     #: Under load, live updates are gathered for at most this long into one batch frame.
@@ -101,6 +106,7 @@ class HubConfig:
             "rate_limit_grace_s": self.rate_limit_grace_s,
             "retention_s": self.retention_s,
             "finished_expiry_s": self.finished_expiry_s,
+            "abandon_after_s": self.abandon_after_s,
             "maintenance_interval_s": self.maintenance_interval_s,
             "close_timeout_s": self.close_timeout_s,
         }

@@ -21,6 +21,8 @@ class HubCounters:
     publishers_rate_limited: int = 0
     #: Finished operations dropped from snapshots by the max_finished_operations bound.
     operations_evicted: int = 0
+    #: Active operations given up after abandon_after_s without an update.
+    operations_abandoned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,12 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
             "counter",
             "Finished operations dropped from snapshots by max_finished_operations.",
             counters.operations_evicted,
+        ),
+        (
+            "operations_abandoned_total",
+            "counter",
+            "Active operations marked failed after abandon_after_s without an update.",
+            counters.operations_abandoned,
         ),
         ("seq", "gauge", "The latest committed seq.", gauges.seq),
         ("oldest_seq", "gauge", "The oldest seq still in the log (0: empty).", gauges.oldest_seq),

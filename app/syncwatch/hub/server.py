@@ -30,6 +30,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from syncwatch.core.health import describe_duration
 from syncwatch.core.protocol import (
     MAX_SOURCE_LEN,
     Ack,
@@ -37,11 +38,13 @@ from syncwatch.core.protocol import (
     ErrorFrame,
     Hello,
     ProtocolError,
+    Status,
     Subscribe,
     SyncUpdate,
     encode_frame,
     encode_update,
     parse_frame,
+    parse_update,
     with_seq,
 )
 from syncwatch.heap import release_free_memory
@@ -100,6 +103,10 @@ class Hub:
         #: The finished ones among them, oldest-finished first: operation_id -> seq of its
         #: state. Beyond ``max_finished_operations`` the first ones are evicted, in O(1).
         self._finished: OrderedDict[str, int] = OrderedDict()
+        #: The active ones, least recently updated first: operation_id -> arrival time (us)
+        #: of its latest update. Those idle for ``abandon_after_s`` are given up, found
+        #: from the front without a scan.
+        self._active: OrderedDict[str, int] = OrderedDict()
         #: operation_id -> (last counter accepted, its seq), including pending updates.
         self._counters: dict[str, tuple[int, int]] = {}
         self._broadcaster = Broadcaster(config.coalesce_window_s)
@@ -197,12 +204,21 @@ class Hub:
         self._hub_id = event_log.hub_id
         self._assigned_seq = self._committed_seq = event_log.last_seq
         self._oldest_seq = event_log.oldest_seq
+        active: list[StoredOperation] = []
         for operation in event_log.operations():  # in seq order
             self._operations[operation.operation_id] = operation
             if operation.terminal:
                 self._finished[operation.operation_id] = operation.seq
+            else:
+                active.append(operation)
             if operation.counter is not None:
                 self._counters[operation.operation_id] = (operation.counter, operation.seq)
+        # Idle time counts from this start at the earliest: while the hub was down, its
+        # agents could not report. Sorted, since a clock set back between runs could
+        # break seq order, and the idle ones must be at the front.
+        started_us = int(self._clock() * 1_000_000)
+        active.sort(key=lambda operation: operation.updated_us)
+        self._active.update((op.operation_id, max(op.updated_us, started_us)) for op in active)
         # A lower bound than the last run's, or evictions the log had not committed yet.
         self._evict_finished()
 
@@ -566,6 +582,7 @@ class Hub:
         committed: list[tuple[int, bytes]] = []
         operations = self._operations
         finished = self._finished
+        active = self._active
         while pending and pending[0].seq <= seq:
             record = pending.popleft()
             committed.append((record.seq, record.body))
@@ -583,8 +600,11 @@ class Hub:
             if record.terminal:
                 finished[operation_id] = record.seq
                 finished.move_to_end(operation_id)
+                active.pop(operation_id, None)
             else:
                 finished.pop(operation_id, None)
+                active[operation_id] = record.received_us
+                active.move_to_end(operation_id)
             if record.counter is not None:
                 self._pending_keys.pop((operation_id, record.counter), None)
         if len(finished) > self.config.max_finished_operations:
@@ -610,11 +630,14 @@ class Hub:
             await asyncio.sleep(self.config.maintenance_interval_s)
 
     def run_maintenance(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Queue a retention and expiry pass now (also runs every maintenance interval)."""
+        """Give up idle operations, and queue a retention and expiry pass now (this also
+        runs every maintenance interval)."""
         assert self._log is not None
         loop = loop or asyncio.get_running_loop()
+        now_us = int(self._clock() * 1_000_000)
+        self._abandon_idle(now_us)
         self._log.maintain(
-            now_us=int(self._clock() * 1_000_000),
+            now_us=now_us,
             retention_us=int(self.config.retention_s * 1_000_000),
             retention_updates=self.config.retention_updates,
             expiry_us=int(self.config.finished_expiry_s * 1_000_000),
@@ -638,6 +661,49 @@ class Hub:
                 result.deleted_events,
                 len(result.expired_operations),
             )
+
+    def _abandon_idle(self, now_us: int) -> None:
+        """Append a ``failed`` update for every active operation that no update has named
+        for ``abandon_after_s`` (docs/protocol.md, section 8).
+
+        An agent that died, or a publisher that started operations and never ended them,
+        would otherwise hold them in every snapshot and in every viewer's memory for ever,
+        shown as syncing. The verdict is an ordinary update in the log: it gets a seq,
+        viewers and histories record it like any other, and the operation then ages out
+        like every finished one. It keeps the operation's last progress, item and source
+        and says why in ``error``. An agent that reports again later simply retries the
+        operation (a new attempt); its resent old updates are still answered as duplicates.
+        """
+        if self._stopping or self._log_failed:
+            return
+        cutoff_us = now_us - int(self.config.abandon_after_s * 1_000_000)
+        active = self._active
+        idle: list[str] = []
+        for operation_id, updated_us in active.items():
+            if updated_us > cutoff_us:
+                break
+            idle.append(operation_id)
+        if not idle:
+            return
+        reason = f"abandoned: no update for {describe_duration(self.config.abandon_after_s)}"
+        verdicts: list[SyncUpdate] = []
+        for operation_id in idle:
+            # Off the list now: the verdict commits later, and the next pass must not
+            # give the same operation up twice. A newer update puts it back.
+            del active[operation_id]
+            last = parse_update(self._operations[operation_id].body)
+            verdicts.append(
+                last._replace(
+                    status=Status.FAILED,
+                    timestamp_us=max(now_us, last.timestamp_us),
+                    seq=None,
+                    error=reason,
+                    counter=None,
+                )
+            )
+        self._accept(verdicts, None)
+        self.counters.operations_abandoned += len(verdicts)
+        log.info("%d active operations abandoned (%s)", len(verdicts), reason)
 
     def _evict_finished(self) -> None:
         """Drop the oldest-finished operations beyond ``max_finished_operations``, from memory
