@@ -81,6 +81,7 @@ def _workload(count: int) -> list[SyncUpdate]:
 
 
 def _hub_and_publisher(conn: Connection, data_dir: str, count: int) -> None:
+    os.nice(int(os.environ.get("BENCH_LOAD_NICE", "0")))
     from syncwatch.client.reporter import Reporter
     from syncwatch.hub import Hub, HubConfig
 

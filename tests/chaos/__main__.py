@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=int(os.environ.get("CHAOS_SEED", "20261203")))
     parser.add_argument("--run-dir", type=Path, default=None, help="default: a new temp dir")
-    parser.add_argument("--demo-rate", type=int, default=3000, help="demo ops per minute")
+    defaults = ChaosConfig(run_dir=Path())
+    parser.add_argument(
+        "--demo-rate", type=int, default=defaults.demo_rate, help="demo ops per minute"
+    )
+    parser.add_argument(
+        "--demo-agents", type=int, default=defaults.demo_agents, help="simulated sync agents"
+    )
     parser.add_argument(
         "--kinds",
         default=",".join(k.name.lower() for k in FULL),
@@ -43,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes=args.minutes,
         seed=args.seed,
         demo_rate=args.demo_rate,
+        demo_agents=args.demo_agents,
         kinds=kinds,
     )
     checks = asyncio.run(Chaos(config).run())

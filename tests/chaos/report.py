@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -176,6 +177,11 @@ def print_report(
               f"recover {verify.p50_max(recovers)}")  # fmt: skip
     print(f"\nHub log: {len(log.updates)} updates (last seq {log.last_seq}); "
           f"{acks_count} acks to the harness's publishers; notes: {state.notes}")  # fmt: skip
+    abandoned = Counter(
+        u.source or "-" for u in log.updates if (u.error or "").startswith("abandoned:")
+    )
+    print(f"Operations the hub abandoned (no update for {chaos.config.abandon_after_s:g} s), "
+          f"by source: {dict(abandoned.most_common()) or 'none'}")  # fmt: skip
     print("\nChecks:")
     for check in checks:
         print(f"  [{'PASS' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
@@ -186,6 +192,7 @@ def print_report(
         "hub_updates": len(log.updates),
         "acks": acks_count,
         "notes": state.notes,
+        "abandoned_by_source": dict(abandoned),
         "rss_samples": state.rss,
     }
     (chaos.config.run_dir / "report.json").write_text(json.dumps(report, indent=2))

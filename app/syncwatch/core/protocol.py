@@ -782,12 +782,23 @@ def frame_to_dict(frame: Frame) -> dict[str, Any]:
 
 def encode_frame(frame: Frame) -> bytes:
     """UTF-8 JSON of a frame, ready to send as a WebSocket *text* message."""
-    return orjson.dumps(frame_to_dict(frame))
+    return _exact_size(orjson.dumps(frame_to_dict(frame)))
 
 
 def encode_update(update: SyncUpdate) -> bytes:
     """UTF-8 JSON of one sync_update frame (the hot path of the hub's broadcast)."""
-    return orjson.dumps(update_to_dict(update))
+    return _exact_size(orjson.dumps(update_to_dict(update)))
+
+
+def _exact_size(data: bytes) -> bytes:
+    """``data`` in a bytes object of its own size.
+
+    orjson returns a short result inside the 4 KiB buffer it wrote it in: a 250-byte
+    update costs 4,097 bytes for as long as it is held (measured with tracemalloc). Updates
+    and acks are held by the thousand - a publisher's unacked updates, a hub's updates
+    waiting for their group commit and their acks - so a 14,000-update burst held 57 MiB
+    instead of 4. The copy costs ~0.1 us against ~1 us for the encoding."""
+    return bytes(memoryview(data))
 
 
 def encode_batch(updates: Sequence[SyncUpdate]) -> bytes:

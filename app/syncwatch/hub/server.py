@@ -30,7 +30,6 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from syncwatch.core.health import describe_duration
 from syncwatch.core.protocol import (
     MAX_SOURCE_LEN,
     Ack,
@@ -593,9 +592,7 @@ class Hub:
                 record.counter,
                 record.terminal,
                 record.received_us,
-                # orjson's bytes keep their 4 KiB output buffer; a body kept until its
-                # operation expires is copied to its own size (~250 bytes instead of 4 KiB).
-                bytes(memoryview(record.body)),
+                record.body,  # exact size (core.protocol._exact_size), shared with the log
             )
             if record.terminal:
                 finished[operation_id] = record.seq
@@ -685,7 +682,7 @@ class Hub:
             idle.append(operation_id)
         if not idle:
             return
-        reason = f"abandoned: no update for {describe_duration(self.config.abandon_after_s)}"
+        reason = f"abandoned: no update for {_exact_span(self.config.abandon_after_s)}"
         verdicts: list[SyncUpdate] = []
         for operation_id in idle:
             # Off the list now: the verdict commits later, and the next pass must not
@@ -730,6 +727,17 @@ class Hub:
         counter = self._counters.get(operation_id)
         if counter is not None and counter[1] <= seq:
             del self._counters[operation_id]
+
+
+def _exact_span(seconds: float) -> str:
+    """``86400`` -> "24 h", ``600`` -> "10 min", ``90`` -> "90 s": the configured span as
+    given, not rounded the way the faces round ages (an error text must not say 2 min
+    for 90 s)."""
+    whole = round(seconds)
+    for unit, size in (("h", 3600), ("min", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size} {unit}"
+    return f"{whole} s"
 
 
 async def _close_and_discard(ws: ServerConnection, code: int, reason: str) -> None:
