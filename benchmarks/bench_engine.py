@@ -81,7 +81,6 @@ def _workload(count: int) -> list[SyncUpdate]:
 
 
 def _hub_and_publisher(conn: Connection, data_dir: str, count: int) -> None:
-    os.nice(int(os.environ.get("BENCH_LOAD_NICE", "0")))
     from syncwatch.client.reporter import Reporter
     from syncwatch.hub import Hub, HubConfig
 
@@ -187,23 +186,34 @@ class Client:
         await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
 
 
-async def measure(client: Client, since: int, upto: int, go: Any = None) -> dict[str, float]:
-    """Run until the client applied and committed the updates ``since < seq <= upto``."""
+async def measure(
+    client: Client, since: int, upto: int, go: Any = None, *, connect: bool = False
+) -> dict[str, float]:
+    """Run until the client applied and committed the updates ``since < seq <= upto``.
+
+    ``client`` is fresh (its engine and writer count from 0). With ``connect`` it is
+    started here, after the meter: a catch-up replay begins the moment the link is up,
+    and counting from a figure read after that point (as this once did) could wait for
+    ever for updates committed before it was read."""
     meter = StallMeter()
     engine, writer = client.engine, client.writer
-    received0, committed0 = engine.updates_received, writer.updates_committed
     count = upto - since
     meter.start()
+    first = None
+    if connect:
+        # The replay may be under way before start() returns: count from before the
+        # connection (its set-up is included, so the figure errs low, never high).
+        first = time.perf_counter()
+        await client.start()
     if go is not None:
         go()
-    first = None
     while engine.state.last_seq < upto:
-        if first is None and engine.updates_received > received0:
+        if first is None and engine.updates_received > 0:
             first = time.perf_counter() - 0.001
         await asyncio.sleep(0.001)
     applied = time.perf_counter()
     first = first or applied
-    while writer.updates_committed - committed0 < count:  # noqa: ASYNC110 - another thread's counter
+    while writer.updates_committed < count:  # noqa: ASYNC110 - another thread's counter
         await asyncio.sleep(0.005)
     committed = time.perf_counter()
     meter.stop()
@@ -233,8 +243,7 @@ async def engine_runs(data_dir: Path) -> tuple[dict[str, float], dict[str, float
         child.conn.send("go")
         publish_rate = max(publish_rate, UPDATES / child.conn.recv())
         client = Client(child.first, db)
-        await client.start()
-        catch_up = await measure(client, UPDATES, 2 * UPDATES)
+        catch_up = await measure(client, UPDATES, 2 * UPDATES, connect=True)
         await client.close()
     finally:
         child.close()
