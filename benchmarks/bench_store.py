@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from syncwatch.client.store import EventFilter, HistoryStore, PageKey, StoreWriter
-from syncwatch.client.store.schema import execute, raw_cursor
+from syncwatch.client.store.schema import PRAGMAS, execute, raw_cursor
 from syncwatch.core.protocol import Status, SyncUpdate
 
 DAY = 86_400.0
@@ -107,7 +107,7 @@ def fill_synthetic(path: Path, events: int = 1_000_000, *, days: float = 30.0) -
         cur.execute(
             "INSERT INTO resume_cursor VALUES (1, 'hub-bench', ?, ?)", ((events // 4) * 4, END)
         )
-    execute(db, "PRAGMA cache_size = -16000")
+    execute(db, f"PRAGMA cache_size = {dict(PRAGMAS)['cache_size']}")  # back to the app's
     execute(db, "PRAGMA wal_checkpoint(TRUNCATE)")
     return store
 

@@ -30,13 +30,17 @@ INTERRUPTED: Final = "interrupted"
 #: Pragmas for every connection: WAL lets the GUI's reader run beside the writer;
 #: synchronous=NORMAL is durable across an app crash (only an OS crash may lose the last
 #: commits, never corrupt the file); journal_size_limit keeps a checkpointed WAL small.
+#: cache_size is 4 MB a connection: a page cache fills as the history grows and is never
+#: given back, and 16 MB (writer and reader) grew a long-running app by ~30 MiB for
+#: nothing measurable - ingest (~70,000 updates/s) and every dashboard query on a million
+#: rows (benchmarks/bench_store.py) were as fast with 4 MB; the OS caches the file anyway.
 PRAGMAS: Final = (
     ("journal_mode", "wal"),
     ("synchronous", "normal"),
     ("foreign_keys", 1),
     ("busy_timeout", 5000),
     ("journal_size_limit", 64 * 1024 * 1024),
-    ("cache_size", -16000),
+    ("cache_size", -4000),
 )
 
 database_proxy = peewee.DatabaseProxy()
