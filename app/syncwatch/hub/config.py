@@ -77,8 +77,9 @@ class HubConfig:
     maintenance_interval_s: float = 60.0
     #: Under load, live updates are gathered for at most this long into one batch frame.
     coalesce_window_s: float = 0.02
-    #: A viewer with more undelivered updates than this is closed with 1013 (it resumes).
-    viewer_backlog_updates: int = 50_000
+    #: Updates held in memory for one viewer; a viewer further behind is served from the
+    #: log until it has caught up (hub.viewers).
+    viewer_backlog_updates: int = 10_000
     #: Seconds to wait for a close handshake before dropping the TCP connection.
     close_timeout_s: float = 5.0
     #: SQLite ``synchronous`` mode: NORMAL survives a killed process, FULL also a power cut.

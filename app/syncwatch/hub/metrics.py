@@ -18,6 +18,8 @@ class HubCounters:
     updates_rejected: int = 0
     broadcast_frames: int = 0
     viewers_dropped: int = 0
+    #: Viewers whose backlog passed its bound and were served from the log instead.
+    viewers_behind: int = 0
     publishers_rate_limited: int = 0
     #: Finished operations dropped from snapshots by the max_finished_operations bound.
     operations_evicted: int = 0
@@ -68,8 +70,15 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
         (
             "viewers_dropped_total",
             "counter",
-            "Viewers closed for falling too far behind.",
+            "Viewers closed with 1013: retention deleted updates they still needed.",
             counters.viewers_dropped,
+        ),
+        (
+            "viewers_behind_total",
+            "counter",
+            "Times a viewer's backlog passed viewer_backlog_updates and it was served "
+            "from the log.",
+            counters.viewers_behind,
         ),
         (
             "publishers_rate_limited_total",

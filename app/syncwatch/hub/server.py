@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import http
 import logging
 import ssl
@@ -431,7 +432,11 @@ class Hub:
                     await ws.send(encode_frame(error), text=True)
                     continue
                 session = ViewerSession(
-                    ws, self.config.viewer_backlog_updates, self._viewer_dropped
+                    ws,
+                    self.config.viewer_backlog_updates,
+                    self._viewer_dropped,
+                    self._viewer_behind,
+                    functools.partial(self._catch_up, ws),
                 )
                 await self._subscribe(ws, session, error)
                 sender = asyncio.get_running_loop().create_task(
@@ -465,6 +470,20 @@ class Hub:
     def _viewer_dropped(self) -> None:
         self.counters.viewers_dropped += 1
 
+    def _viewer_behind(self, session: ViewerSession) -> None:
+        self.counters.viewers_behind += 1
+        self._broadcaster.viewers.discard(session)
+
+    async def _catch_up(self, ws: ServerConnection, session: ViewerSession) -> None:
+        """Serve a viewer that fell behind from the log, then make it live again; if
+        retention deleted what it still needs, close it with 1013 (it resumes with a
+        snapshot)."""
+        cursor = await self._replay(ws, session.delivered_seq)
+        if cursor is None:
+            session.drop()
+            return
+        self._go_live(session, cursor)
+
     def _count_broadcast_frames(self, count: int) -> None:
         self.counters.broadcast_frames += count
 
@@ -483,9 +502,17 @@ class Hub:
                 or (self._oldest_seq is not None and since >= self._oldest_seq - 1)
             )
         )
-        if not replayable or since is None:
+        cursor = None if not replayable or since is None else await self._replay(ws, since)
+        if cursor is None:
             await self._send_snapshot(ws, session)
             return
+        # No await since _replay's last check: cursor == committed seq right now.
+        self._go_live(session, cursor)
+
+    async def _replay(self, ws: ServerConnection, since: int) -> int | None:
+        """Send the log after ``since`` up to the committed seq, a chunk at a time; returns
+        the last seq sent (== the committed seq, with no await since that was checked), or
+        None when retention removed updates that were needed."""
         event_log = self._log
         assert event_log is not None
         cursor = since
@@ -494,13 +521,10 @@ class Hub:
                 event_log.read_after, cursor, self._committed_seq, REPLAY_CHUNK
             )
             if not rows or rows[0][0] != cursor + 1:
-                # Retention removed what this viewer needed while it replayed.
-                await self._send_snapshot(ws, session)
-                return
+                return None
             await send_text_frames(ws, [frame.data for frame in make_frames(rows)])
             cursor = rows[-1][0]
-        # No await since the loop's last check: cursor == committed seq right now.
-        self._go_live(session, cursor)
+        return cursor
 
     def _go_live(self, session: ViewerSession, delivered_seq: int) -> None:
         """Register a viewer that has everything up to ``delivered_seq`` == the committed seq.
@@ -511,6 +535,7 @@ class Hub:
         assert delivered_seq == self._committed_seq
         self._broadcaster.flush()
         session.delivered_seq = delivered_seq
+        session.went_live()
         self._broadcaster.viewers.add(session)
 
     async def _send_snapshot(self, ws: ServerConnection, session: ViewerSession) -> None:

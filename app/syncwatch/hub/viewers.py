@@ -6,9 +6,14 @@ window when traffic is high and turns them into frames once per flush; the same 
 objects are queued for every viewer, so a viewer's backlog costs pointers, not copies.
 
 Each :class:`ViewerSession` sends its queue in its own task, so one slow socket never
-delays the others. A viewer whose backlog exceeds its bound is closed with 1013 and told
-where to resume: the hub's memory stays bounded whatever a viewer does, and the viewer
-loses nothing because the log replays what it missed.
+delays the others. A viewer whose backlog exceeds its bound **falls behind**: its queued
+frames are dropped, it leaves the broadcast, and its task reads what it missed from the
+event log, a chunk at a time, then goes live again - the way it was brought up to date
+when it subscribed. Everything is in the log already, so holding a second copy for a slow
+reader was only memory: 50,000 queued updates were ~15 MiB, and a chaos run's flood left
+the hub that much bigger for good. A viewer costs at most its bound plus one chunk, the
+slow one loses nothing and is not disconnected. Only when retention deleted updates it
+still needed is it closed with 1013 and told where to resume (it then gets a snapshot).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, NamedTuple
 
 from websockets.asyncio.server import ServerConnection
@@ -74,14 +79,27 @@ def _frame(chunk: list[bytes], last_seq: int) -> OutgoingFrame:
 
 
 class ViewerSession:
-    """One subscribed viewer's bounded outgoing queue and the task that drains it."""
+    """One subscribed viewer's bounded outgoing queue and the task that drains it.
+
+    ``on_behind(session)`` is called when the backlog passes its bound (the hub takes the
+    session out of the broadcast); ``catch_up(session)``, awaited by :meth:`run`, must then
+    send everything after :attr:`delivered_seq` from the log and make the session live
+    again (or :meth:`drop` it).
+    """
 
     def __init__(
-        self, ws: ServerConnection, backlog_limit: int, on_drop: Callable[[], None]
+        self,
+        ws: ServerConnection,
+        backlog_limit: int,
+        on_drop: Callable[[], None],
+        on_behind: Callable[[ViewerSession], None],
+        catch_up: Callable[[ViewerSession], Awaitable[None]],
     ) -> None:
         self._ws = ws
         self._backlog_limit = backlog_limit
         self._on_drop = on_drop
+        self._on_behind = on_behind
+        self._catch_up = catch_up
         #: Frames waiting for the socket.
         self._frames: deque[OutgoingFrame] = deque()
         #: Updates in those frames (the bounded quantity).
@@ -90,12 +108,14 @@ class ViewerSession:
         self.delivered_seq = 0
         #: Set when the viewer was closed for being too slow.
         self.dropped = False
+        #: Set while the viewer is out of the broadcast, reading from the log.
+        self.behind = False
         self._wake = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
 
     def offer(self, frames: Sequence[OutgoingFrame]) -> None:
-        """Queue frames for this viewer, or drop the viewer if it is too far behind."""
-        if self.dropped:
+        """Queue frames for this viewer; past its bound it falls behind instead."""
+        if self.dropped or self.behind:
             return
         for frame in frames:
             if frame.last_seq <= self.delivered_seq and not self._frames:
@@ -103,9 +123,25 @@ class ViewerSession:
             self._frames.append(frame)
             self.backlog += frame.updates
         if self.backlog > self._backlog_limit:
-            self._drop()
+            self._fall_behind()
             return
         self._wake.set()
+
+    def _fall_behind(self) -> None:
+        self.behind = True
+        self._frames.clear()
+        self.backlog = 0
+        self._on_behind(self)
+        log.info("a viewer fell behind at seq %d: serving it from the log", self.delivered_seq)
+        self._wake.set()
+
+    def went_live(self) -> None:
+        """The hub put the session back into the broadcast (see ``catch_up``)."""
+        self.behind = False
+
+    def drop(self) -> None:
+        """Close the viewer with 1013 and the seq to resume from."""
+        self._drop()
 
     def _drop(self) -> None:
         self.dropped = True
@@ -131,8 +167,11 @@ class ViewerSession:
                     batch = [frames.popleft() for _ in range(min(len(frames), _WRITE_FRAMES))]
                     self.delivered_seq = batch[-1].last_seq
                     await send_text_frames(ws, [frame.data for frame in batch])
-                    self.backlog -= sum(frame.updates for frame in batch)
+                    if not self.behind:  # else the backlog was reset meanwhile
+                        self.backlog -= sum(frame.updates for frame in batch)
                     on_sent(len(batch))
+                if self.behind and not self.dropped:
+                    await self._catch_up(self)
         except ConnectionClosed:
             pass
         if self._close_task is not None:
