@@ -125,3 +125,29 @@ def test_idle_time_counts_from_the_hubs_start_after_a_long_downtime(tmp_path: Pa
             assert "syncwatch_hub_operations_abandoned_total 0" in hub.metrics_text()
 
     run(body())
+
+
+def test_many_idle_operations_are_given_up_in_chunks_each_exactly_once(tmp_path: Path) -> None:
+    clock = FakeClock()
+    count = 1234  # more than two chunks (ABANDON_CHUNK)
+
+    async def body() -> None:
+        async with Hub(_config(tmp_path, abandon_after_s=60), clock=clock) as hub:
+            async with publisher(hub.url) as pub:
+                for start in range(0, count, 200):
+                    await publish(
+                        pub,
+                        [update_json(f"op-{i:04d}") for i in range(start, min(count, start + 200))],
+                    )
+            async with viewer(hub.url, since=count) as (ws, _):
+                clock.now += 61
+                hub.run_maintenance()
+                verdicts = await receive_updates(ws, count)
+            assert [u.seq for u in verdicts] == list(range(count + 1, 2 * count + 1))
+            assert [u.operation_id for u in verdicts] == [f"op-{i:04d}" for i in range(count)]
+            assert {u.status for u in verdicts} == {Status.FAILED}
+            await _maintain_quietly(hub)
+            assert hub.seq == 2 * count
+            assert f"syncwatch_hub_operations_abandoned_total {count}" in hub.metrics_text()
+
+    run(body())
