@@ -352,7 +352,8 @@ def test_wss_works_with_the_hubs_ca_file_and_an_untrusted_certificate_is_a_clear
 
 
 def test_updates_the_hub_rejects_fail_alone_and_a_rejected_batch_fails_whole() -> None:
-    """The real hub accepts everything the Reporter lets through, so a scripted server on
+    """The real hub accepts nearly everything the Reporter lets through (its one refusal,
+    too_many_active, is tested in tests/hub/test_active_bound.py), so a scripted server on
     loopback plays a stricter hub: it rejects every update, one error per single update
     (with its counter) and one error without counter per batch frame."""
 

@@ -141,6 +141,8 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         (("--port", "99999"), "port: 99999"),
         (("--abandon-after", "-5"), "abandon_after_s: must be a positive number"),
         (("--abandon-after", "soon"), "--abandon-after: invalid float value"),
+        (("--max-active", "0"), "max_active_operations: must be at least 1"),
+        (("--max-finished", "many"), "--max-finished: invalid int value"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

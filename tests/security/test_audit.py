@@ -58,6 +58,14 @@ AUDIT: Final[dict[str, tuple[str, ...]]] = {
     "slow viewer cannot grow the hub's memory": (
         "tests.hub.test_slow_viewer::test_a_stalled_viewer_falls_behind_and_is_served_from_the_log",
     ),
+    "a publisher cannot make the hub hold unbounded operations": (
+        "tests.hub.test_active_bound::"
+        "test_updates_starting_operations_beyond_the_bound_are_refused_one_by_one",
+        "tests.hub.test_finished_bound::"
+        "test_snapshots_hold_the_newest_finished_within_the_bound_and_every_active_one",
+        "tests.hub.test_abandon::"
+        "test_an_idle_active_operation_is_failed_by_the_hub_and_viewers_see_it_live",
+    ),
     "invalid input refused with an error naming the field, nothing stored": (
         "tests.hub.test_publish::test_invalid_input_gets_an_error_naming_the_field_and_nothing_is_stored",
         "tests.fuzz.test_fuzz_short::test_the_hub_answers_every_hostile_frame_and_stores_only_valid_updates",

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from syncwatch.hub.config import (
     DEFAULT_ABANDON_AFTER_S,
+    DEFAULT_MAX_ACTIVE,
+    DEFAULT_MAX_FINISHED,
     DEFAULT_PORT,
     HubConfig,
     HubConfigError,
@@ -74,6 +76,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "(default: %(default).0f, a day)",
     )
     parser.add_argument(
+        "--max-finished",
+        type=int,
+        default=DEFAULT_MAX_FINISHED,
+        metavar="N",
+        help="finished operations kept for snapshots, most recently finished first "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-active",
+        type=int,
+        default=DEFAULT_MAX_ACTIVE,
+        metavar="N",
+        help="active operations held at most; updates starting more are refused "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -92,6 +110,8 @@ def build_config(args: argparse.Namespace) -> HubConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         abandon_after_s=args.abandon_after,
+        max_finished_operations=args.max_finished,
+        max_active_operations=args.max_active,
     )
 
 

@@ -20,6 +20,10 @@ from syncwatch.core.protocol import MAX_FRAME_BYTES
 DEFAULT_PORT: Final = 8765
 #: An active operation unheard of for this long is given up (``HubConfig.abandon_after_s``).
 DEFAULT_ABANDON_AFTER_S: Final = 86_400.0
+#: Finished operations held for snapshots (``HubConfig.max_finished_operations``).
+DEFAULT_MAX_FINISHED: Final = 10_000
+#: Active operations held at most (``HubConfig.max_active_operations``).
+DEFAULT_MAX_ACTIVE: Final = 100_000
 #: Origins that browsers on this machine send; always allowed unless the list is replaced.
 LOOPBACK_ORIGIN_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 
@@ -69,7 +73,12 @@ class HubConfig:
     finished_expiry_s: float = 86_400.0
     #: ...or sooner, oldest-finished first, once more than this many finished ones are held
     #: (memory and snapshot size stay bounded however fast operations finish).
-    max_finished_operations: int = 10_000
+    max_finished_operations: int = DEFAULT_MAX_FINISHED
+    #: At most this many active (queued, in_progress) operations are held: beyond it an
+    #: update that would start a new one is refused with error ``too_many_active``, while
+    #: updates about known operations still go in (~0.8 KiB of memory each, so the
+    #: default bounds them to ~80 MiB however long a publisher keeps starting new ones).
+    max_active_operations: int = DEFAULT_MAX_ACTIVE
     #: An active (queued, in_progress) operation that no update has named for this long is
     #: given up: the hub appends a ``failed`` update saying so (docs/protocol.md, section 8).
     abandon_after_s: float = DEFAULT_ABANDON_AFTER_S
@@ -119,6 +128,7 @@ class HubConfig:
             ("retention_updates", self.retention_updates),
             ("viewer_backlog_updates", self.viewer_backlog_updates),
             ("max_finished_operations", self.max_finished_operations),
+            ("max_active_operations", self.max_active_operations),
         ):
             if count < 1:
                 raise HubConfigError(f"{name}: must be at least 1, got {count}")

@@ -25,6 +25,8 @@ class HubCounters:
     operations_evicted: int = 0
     #: Active operations given up after abandon_after_s without an update.
     operations_abandoned: int = 0
+    #: Updates refused because they would start an operation beyond max_active_operations.
+    active_limit_refusals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,12 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
             "counter",
             "Active operations marked failed after abandon_after_s without an update.",
             counters.operations_abandoned,
+        ),
+        (
+            "updates_refused_active_limit_total",
+            "counter",
+            "Updates refused because they would start an operation beyond max_active_operations.",
+            counters.active_limit_refusals,
         ),
         ("seq", "gauge", "The latest committed seq.", gauges.seq),
         ("oldest_seq", "gauge", "The oldest seq still in the log (0: empty).", gauges.oldest_seq),

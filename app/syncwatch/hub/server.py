@@ -115,6 +115,8 @@ class Hub:
         #: Operations found idle and not yet given up (see _give_up); any update accepted
         #: for one of them takes it off.
         self._abandoning: dict[str, None] = {}
+        #: The active-operations bound refused an update (cleared below 90% of it).
+        self._at_active_limit = False
         #: operation_id -> (last counter accepted, its seq), including pending updates.
         self._counters: dict[str, tuple[int, int]] = {}
         self._broadcaster = Broadcaster(config.coalesce_window_s)
@@ -573,6 +575,9 @@ class Hub:
         records: list[LoggedUpdate] = []
         acks: list[tuple[int, bytes]] = []
         active, abandoning = self._active, self._abandoning
+        room = self.config.max_active_operations - len(active) - len(abandoning)
+        if self._at_active_limit and room > self.config.max_active_operations // 10:
+            self._at_active_limit = False  # warn again the next time the bound is reached
         for update in updates:
             operation_id, counter = update.operation_id, update.counter
             if counter is not None:
@@ -583,6 +588,12 @@ class Hub:
                     ack = Ack(seq=seq, operation_id=operation_id, counter=counter, duplicate=True)
                     acks.append((seq, encode_frame(ack)))
                     continue
+            starts = not update.status.is_terminal and operation_id not in active
+            if starts and operation_id not in abandoning:
+                if room <= 0:
+                    acks.append((self._assigned_seq, self._refuse_new_active(update)))
+                    continue
+                room -= 1
             self._assigned_seq += 1
             seq = self._assigned_seq
             body = encode_update(with_seq(update, seq, source))
@@ -608,6 +619,37 @@ class Hub:
             event_log.append(records)
             self.counters.updates_accepted += len(records)
         return acks
+
+    def _refuse_new_active(self, update: SyncUpdate) -> bytes:
+        """The error frame for an update that would start an active operation beyond
+        ``max_active_operations`` (sent after the acks of the updates before it).
+
+        Without the bound, a publisher that keeps starting operations and never ends them
+        (a bug, or a token in the wrong hands) grows the hub by ~0.8 KiB per operation for
+        a whole ``abandon_after_s``; at the rate limit that is gigabytes. With it, the hub
+        stays bounded and every known operation can still be reported to the end, so the
+        refusals stop as soon as some finish. A warning is logged each time the bound is
+        reached, not per refused update."""
+        self.counters.updates_rejected += 1
+        self.counters.active_limit_refusals += 1
+        if not self._at_active_limit:
+            self._at_active_limit = True
+            log.warning(
+                "holding %d active operations (max_active_operations): updates starting "
+                "new ones are refused until some finish",
+                self.config.max_active_operations,
+            )
+        error = ErrorFrame(
+            code="too_many_active",
+            detail=(
+                f"the hub holds {self.config.max_active_operations:,} active operations, its "
+                "limit: an update starting a new one is refused until some finish"
+            ),
+            field="operation_id",
+            operation_id=update.operation_id,
+            counter=update.counter,
+        )
+        return encode_frame(error)
 
     def _duplicate_seq(self, operation_id: str, counter: int, last: tuple[int, int]) -> int:
         if counter == last[0]:
