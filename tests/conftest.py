@@ -19,6 +19,9 @@ _display: VirtualDisplay | None = None
 
 def pytest_configure(config: pytest.Config) -> None:
     global _display  # noqa: PLW0603 - one X server for the whole session
+    # No test may reach the developer's own desktop keyring (or anything else on their
+    # session bus): the keyring tests start a private bus of their own (tests/support).
+    os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
     if os.environ.get("SYNCWATCH_TEST_DISPLAY") == "none":
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         return

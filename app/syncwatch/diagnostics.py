@@ -89,11 +89,14 @@ def setup_logging(
     """Log to a rotating file (everything at the chosen level) and to ``stream`` (stderr).
 
     Without ``verbose`` the file gets INFO and above and the terminal only warnings;
-    with it both get DEBUG, except websockets' per-frame chatter, which stays at INFO.
+    with it both get DEBUG, except websockets' per-frame chatter and qasync's, which stay
+    at INFO: qasync logs the result of every executor job at DEBUG, whatever it holds (a
+    token read from the keyring was one, found by tests/security).
     """
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("websockets").setLevel(logging.INFO)
+    for chatty in ("websockets", "qasync"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
     formatter = logging.Formatter(LOG_FORMAT)
     console = logging.StreamHandler(stream if stream is not None else sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)

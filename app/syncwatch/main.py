@@ -254,6 +254,10 @@ async def _serve(
     options.config_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings.open(options.config_dir)
     hub_url = options.hub_url or settings.hub_url
+    # The first read may ask the desktop keyring, which may show its unlock dialog: off
+    # the GUI thread, so that the tray stays responsive meanwhile (then it is cached).
+    # The job returns nothing: an executor's result may be logged.
+    await loop.run_in_executor(None, settings.load_token)
     token = options.token if options.token is not None else (settings.token or None)
 
     hub: Hub | None = None
@@ -398,7 +402,9 @@ def connect_copy_diagnostics(
     def copy() -> None:
         if building:
             return
-        snapshot = settings.values()
+        snapshot: dict[str, object] = settings.values()
+        # Where the token lives (keyring or file) helps a report; the name dodges redaction.
+        snapshot["key_storage"] = settings.token_location
         held = {*known_secrets, settings.token} - {""}
         generated_at = now()
         env = dict(os.environ if environment is None else environment)
@@ -463,7 +469,7 @@ def _check_faces(model: SyncStateModel, work_dir: Path) -> None:
     from syncwatch.qt.settings import Settings  # noqa: PLC0415
     from syncwatch.ui.dashboard.window import SyncStatusIndicators  # noqa: PLC0415
 
-    dashboard = SyncStatusIndicators(model, Settings.open(work_dir / "config"))
+    dashboard = SyncStatusIndicators(model, Settings.open(work_dir / "config", keyring=None))
     try:
         dashboard.show_tab("metrics")
         dashboard.show()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
 import signal
 import sqlite3
 import stat
@@ -25,6 +27,7 @@ from websockets.exceptions import InvalidStatus
 
 from syncwatch.client.reporter import Reporter
 from tests.support.hubproc import hub_process
+from tests.support.keyring import missing_tools, private_bus
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +132,50 @@ def test_no_token_reaches_a_log_a_database_or_the_settings(tmp_path: Path) -> No
     for path in settings_files:
         if path.is_file() and "token" in path.name:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
+def test_a_token_in_the_desktop_keyring_connects_the_app_and_never_touches_the_disk(
+    tmp_path: Path,
+) -> None:
+    """The saved token, put in the keyring with libsecret's own ``secret-tool`` as the
+    README shows (how an administrator could provision it), is what the app connects with; no file the run
+    wrote holds it, the settings file included."""
+    data_dir = tmp_path / "app-data"
+    with (
+        private_bus(tmp_path / "session") as keyring,
+        hub_process(
+            tmp_path / "hub-data", args=("--token-file", str(_token_file(tmp_path)))
+        ) as hub,
+    ):
+        keyring.start_keyring()
+        # The README's command, as written there.
+        readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+        command = re.search(r"`secret-tool (store [^`]+)`", readme)
+        assert command is not None, "README.md no longer shows how to store the token"
+        stored = keyring.secret_tool(*shlex.split(command.group(1)), stdin=_TOKENS["viewer_file"])
+        assert stored.returncode == 0, stored.stderr
+        (data_dir / "config").mkdir(parents=True)
+        (data_dir / "config" / "syncwatch.ini").write_text(f"[General]\nhub_url={hub.url}\n")
+        env = {**keyring.environ(), "QT_QPA_PLATFORM": "offscreen", "PYTHONUNBUFFERED": "1"}
+        with (tmp_path / "app-output.log").open("wb") as output:
+            app = subprocess.Popen(
+                [sys.executable, "-m", "syncwatch.cli", "--data-dir", str(data_dir), "--verbose"],
+                stdout=output, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+        try:
+            _wait_for_connected(data_dir / "history.db")
+        finally:
+            app.send_signal(signal.SIGTERM)
+            assert app.wait(30) == 0
+    assert not (data_dir / "config" / "token").exists()
+    secret = _TOKENS["viewer_file"].encode()
+    leaks = [
+        str(path.relative_to(tmp_path))
+        for path in tmp_path.rglob("*")
+        if path.is_file()
+        and path != tmp_path / "hub-tokens"
+        and "keyrings" not in path.parts  # GNOME Keyring's own (encrypted) store
+        and secret in path.read_bytes()
+    ]
+    assert not leaks

@@ -3,13 +3,18 @@ autostart requests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
+from syncwatch.client.secret_service import SecretService
+from syncwatch.client.token_store import KEYRING_ATTRIBUTES
 from syncwatch.core.alerts import NotificationKind
 from syncwatch.qt.settings import Settings
 from syncwatch.ui.dashboard.admin_panel import AdminPanel
+from tests.support.keyring import missing_tools, private_bus
 from tests.ui.harness import LiveModel
 
 
@@ -92,3 +97,39 @@ def test_autostart_is_requested_and_shown_as_main_reports_it(
     panel.show_autostart(True)
     assert panel.autostart_box.isChecked()
     assert settings.get("autostart") is True
+
+
+@pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}")
+def test_the_token_field_says_where_the_token_is_kept_and_why_a_save_was_refused(
+    live: LiveModel, tmp_path: Path, qtbot: QtBot, artifacts_dir: Path
+) -> None:
+    with private_bus(tmp_path / "session") as keyring:
+        keyring.start_keyring()
+        environ = keyring.environ()
+        settings = Settings.open(
+            tmp_path / "config",
+            keyring=lambda: SecretService.connect(environ, prompt_timeout_s=0.5),
+        )
+        panel = AdminPanel(live.model, settings)
+        qtbot.addWidget(panel)
+        panel.resize(1200, 760)
+        token = panel.editors["token"]
+        assert isinstance(token, QLineEdit)
+        assert token.placeholderText() == "kept in the desktop keyring (Secret Service)"
+        _type(panel, "token", "typed-into-the-panel")
+        assert keyring.lookup(**KEYRING_ATTRIBUTES) == "typed-into-the-panel"
+        assert panel.messages["token"].isHidden()
+
+        keyring.lock_all()  # and nobody answers the unlock dialog
+        _type(panel, "token", "refused-by-the-keyring")
+        message = panel.messages["token"]
+        assert not message.isHidden()
+        assert message.text() == (
+            "Token was not saved: nobody answered the keyring's dialog to unlock the keyring"
+        )
+        assert keyring.lookup(**KEYRING_ATTRIBUTES) is None  # locked: libsecret cannot read
+        assert settings.token == "typed-into-the-panel"  # the old one is still in use
+        panel.show()
+        qtbot.waitExposed(panel)
+        panel.ensureWidgetVisible(token)
+        panel.grab().save(str(artifacts_dir / "admin-token-refused-by-keyring.png"))

@@ -7,10 +7,11 @@ file that someone edited by hand are validated too: an invalid stored value fall
 the default instead of reaching the engine, and a warning naming the setting and the rule
 it broke is logged once (not its value, which may be a URL with credentials in it).
 
-The token is a secret. The OS keyring is the right home for it, but the ``keyring``
-package is not a dependency of Syncwatch, so the token is kept in a file of its own,
-``token`` in the config directory, created with mode 0600 (readable by the user only)
-and never in the QSettings file, which other tools back up and sync.
+The token is a secret and never goes into the QSettings file, which other tools back up
+and sync: a :class:`~syncwatch.client.token_store.TokenStore` keeps it in the desktop's
+keyring when there is one, else in ``token`` in the config directory with mode 0600
+(readable by the user only). A keyring that refuses a new token makes the save fail with
+its reason, like any invalid value.
 
 Signals:
     changed(str): a setting was saved; carries its name.
@@ -31,6 +32,8 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from syncwatch.client.engine import EngineConfig, RetentionPolicy
+from syncwatch.client.secret_service import SecretService
+from syncwatch.client.token_store import KeyringOpener, TokenStore, TokenStoreError
 from syncwatch.core.health import DEFAULT_THRESHOLDS, HealthThresholds
 from syncwatch.core.protocol import MAX_SAFE_INT
 
@@ -208,9 +211,9 @@ _MAX_NOTIFICATION_KIND_LEN: Final = 64
 class Settings(QObject):
     """Typed, validated settings (see the module docstring).
 
-    ``store`` is the QSettings to use (tests pass an INI file); ``config_dir`` holds the
-    token file. Read a value with :meth:`get` or the typed properties, change it with
-    :meth:`set`, which validates first.
+    ``store`` is the QSettings to use (tests pass an INI file); ``tokens`` keeps the token
+    (by default in the keyring, else in ``token`` in ``config_dir``). Read a value with
+    :meth:`get` or the typed properties, change it with :meth:`set`, which validates first.
 
     Signals:
         changed(str): a setting was saved; carries its name.
@@ -218,21 +221,34 @@ class Settings(QObject):
 
     changed = Signal(str)
 
-    def __init__(self, store: QSettings, config_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: QSettings,
+        config_dir: Path,
+        parent: QObject | None = None,
+        *,
+        tokens: TokenStore | None = None,
+    ) -> None:
         super().__init__(parent)
         #: Where non-secret values live.
         self._store = store
-        #: The token file (mode 0600) lives here.
-        self._token_path = config_dir / "token"
-        self._config_dir = config_dir
+        #: Where the token lives (keyring or a 0600 file in config_dir).
+        self._tokens = tokens if tokens is not None else TokenStore(config_dir / "token")
         #: (name, stored text) pairs already reported as invalid: warned once, not per read.
         self._warned: set[tuple[str, str]] = set()
 
     @classmethod
-    def open(cls, config_dir: Path, parent: QObject | None = None) -> Settings:
-        """The settings file ``syncwatch.ini`` in ``config_dir`` (created on first save)."""
+    def open(
+        cls,
+        config_dir: Path,
+        parent: QObject | None = None,
+        *,
+        keyring: KeyringOpener | None = SecretService.connect,
+    ) -> Settings:
+        """The settings file ``syncwatch.ini`` in ``config_dir`` (created on first save);
+        the token in the keyring ``keyring`` opens (None: only the token file)."""
         store = QSettings(str(config_dir / "syncwatch.ini"), QSettings.Format.IniFormat)
-        return cls(store, config_dir, parent)
+        return cls(store, config_dir, parent, tokens=TokenStore(config_dir / "token", keyring))
 
     # ------------------------------------------------------------------ generic access
 
@@ -250,7 +266,7 @@ class Settings(QObject):
         if field is None:
             raise KeyError(name)
         if name in _SECRET_FIELDS:
-            return self._read_token()
+            return self._tokens.read(lambda token: validate_token(token) is None)
         raw = self._store.value(name)
         if raw is None:
             return field.default
@@ -281,7 +297,10 @@ class Settings(QObject):
             value = int(value)  # type: ignore[call-overload]
         if name in _SECRET_FIELDS:
             assert isinstance(value, str)
-            self._write_token(value)
+            try:
+                self._tokens.write(value)
+            except TokenStoreError as exc:
+                raise SettingsError(name, str(exc)) from None
         else:
             self._store.setValue(name, value)
             self._store.sync()
@@ -341,8 +360,18 @@ class Settings(QObject):
 
     @property
     def token_path(self) -> Path:
-        """The file that keeps the token (mode 0600)."""
-        return self._token_path
+        """The file that keeps the token (mode 0600) when there is no keyring."""
+        return self._tokens.path
+
+    def load_token(self) -> None:
+        """Read the token from its store now (it may ask the keyring, which may ask the
+        user): call it from a worker thread once at start-up; later reads are instant."""
+        self.get("token")
+
+    @property
+    def token_location(self) -> str:
+        """Where the token is kept, in words (the keyring, or the file)."""
+        return self._tokens.location
 
     # ------------------------------------------------------------------ notifications
 
@@ -382,27 +411,6 @@ class Settings(QObject):
         self._store.setValue(f"floating_position/{_screen_key(screen)}", f"{x},{y}")
         self._store.sync()
         self.changed.emit("floating_position")
-
-    # ------------------------------------------------------------------ token file
-
-    def _read_token(self) -> str:
-        try:
-            text = self._token_path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return ""
-        return text if validate_token(text) is None else ""
-
-    def _write_token(self, token: str) -> None:
-        self._config_dir.mkdir(parents=True, exist_ok=True)
-        if not token:
-            self._token_path.unlink(missing_ok=True)
-            return
-        tmp = self._token_path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(token)
-        os.replace(tmp, self._token_path)
 
 
 def _coerce(raw: object, kind: type) -> Any:

@@ -169,7 +169,8 @@ class AdminPanel(QScrollArea):
         line = QLineEdit(str(value))
         if name == "token":
             line.setEchoMode(QLineEdit.EchoMode.Password)
-            line.setPlaceholderText("kept in a file readable only by you")
+            self.token_edit = line
+            self._show_token_location()
         line.editingFinished.connect(lambda n=name, w=line: self.save(n, w.text()))
         return line
 
@@ -186,7 +187,15 @@ class AdminPanel(QScrollArea):
         message = self.messages[name]
         message.setText("" if error is None else f"{_label(name).split(' (')[0]} {error}")
         message.setVisible(error is not None)
+        if name == "token":
+            self._show_token_location()
         return error is None
+
+    def _show_token_location(self) -> None:
+        """Say where the token is kept: the desktop keyring, or the private file."""
+        where = f"kept in {self._settings.token_location}"
+        self.token_edit.setPlaceholderText(where)
+        self.token_edit.setToolTip(f"The hub token is {where}, never in the settings file.")
 
     def show_autostart(self, enabled: bool, message: str = "") -> None:
         """Show the autostart state as it is on disk (main.py calls this after a change)."""

@@ -1,0 +1,190 @@
+"""Where the hub token lives: the desktop's keyring when it has one, else a private file.
+
+The token is the one secret Syncwatch holds. The settings file is no place for it (other
+tools back it up and sync it, and people paste it into bug reports), so it is kept
+
+1. in the keyring (the Secret Service, :mod:`syncwatch.client.secret_service`), as the
+   item labelled "Syncwatch hub token", when a keyring answers on the session bus and
+   has a default collection to keep it in; or else
+2. in ``token`` in the config directory, created with mode 0600 (readable by the user
+   only).
+
+What each case guarantees:
+
+- A token saved while a keyring is available is written there, and the file is removed.
+  If the keyring refuses (locked and its dialog dismissed, an error), the save fails with
+  :class:`TokenStoreError` saying why: nothing is saved, so the user can retry, and a
+  token never ends up in the file while an older one waits in the keyring.
+- A token file found while a keyring is available (saved before the keyring existed, or
+  by a version without keyring support) is moved into the keyring: stored, read back,
+  and only then deleted. If the move fails the file stays and is used; nothing is lost.
+- Without a keyring, the file is used, as the only place.
+
+The token is read once and then served from memory (the engine holds it in memory
+anyway); each write replaces the copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from syncwatch.client.secret_service import SecretService, SecretServiceError
+
+log = logging.getLogger(__name__)
+
+#: The attributes that name Syncwatch's item in the keyring (what ``secret-tool`` shows).
+KEYRING_ATTRIBUTES: Final = {"application": "syncwatch", "secret": "hub-token"}
+KEYRING_LABEL: Final = "Syncwatch hub token"
+
+#: Opens a keyring session, or answers None when there is no keyring.
+KeyringOpener = Callable[[], SecretService | None]
+
+
+class TokenStoreError(Exception):
+    """The token could not be saved; the message says why, in words for the user, so
+    that it reads after the field's name ("Token was not saved: ...")."""
+
+
+class TokenStore:
+    """The hub token's home (see the module docstring).
+
+    ``path`` is the token file; ``keyring`` opens a keyring session (None: never use a
+    keyring, the file is the only place)."""
+
+    def __init__(self, path: Path, keyring: KeyringOpener | None = SecretService.connect) -> None:
+        #: The fallback file (mode 0600).
+        self.path = path
+        self._open_keyring = keyring
+        #: The token as last read or written; None until the first read.
+        self._cached: str | None = None
+        #: Where the token was last found or put: "keyring" or "file".
+        self._kept_in = "file"
+
+    @property
+    def location(self) -> str:
+        """Where the token is kept, in words for the admin panel and diagnostics."""
+        if self._kept_in == "keyring":
+            return "the desktop keyring (Secret Service)"
+        return f"{self.path} (readable only by you)"
+
+    def read(self, valid: Callable[[str], bool] = bool) -> str:
+        """The token, or "" when none is saved (or the saved one is not ``valid``)."""
+        if self._cached is None:
+            token = self._load()
+            self._cached = token if token and valid(token) else ""
+        return self._cached
+
+    def write(self, token: str) -> None:
+        """Save ``token`` ("" removes it); raises TokenStoreError and saves nothing when
+        the keyring refuses."""
+        try:
+            keyring = self._keyring()
+        except SecretServiceError as exc:
+            raise TokenStoreError(f"was not saved: the desktop keyring failed: {exc}") from None
+        if keyring is None:
+            self._write_file(token)
+            self._kept_in = "file"
+        else:
+            with keyring:
+                try:
+                    if token:
+                        keyring.store(KEYRING_LABEL, KEYRING_ATTRIBUTES, token)
+                    else:
+                        keyring.delete(KEYRING_ATTRIBUTES)
+                except (SecretServiceError, OSError, TimeoutError) as exc:
+                    raise TokenStoreError(f"was not saved: {exc}") from None
+            self.path.unlink(missing_ok=True)
+            self._kept_in = "keyring"
+        self._cached = token
+
+    # ------------------------------------------------------------------ reading
+
+    def _keyring(self) -> SecretService | None:
+        """A keyring session that can keep the token, or None; raises SecretServiceError
+        when a keyring is there but failed to answer."""
+        if self._open_keyring is None:
+            return None
+        try:
+            keyring = self._open_keyring()
+        except (OSError, TimeoutError) as exc:
+            raise SecretServiceError(str(exc) or type(exc).__name__) from None
+        if keyring is None:
+            return None
+        try:
+            usable = keyring.has_default_collection()
+        except BaseException:
+            keyring.close()
+            raise
+        if not usable:
+            log.info("the desktop keyring has no default collection: the token stays in a file")
+            keyring.close()
+            return None
+        return keyring
+
+    def _load(self) -> str:
+        try:
+            keyring = self._keyring()
+        except SecretServiceError as exc:
+            log.warning("desktop keyring unavailable (%s): reading the token file", exc)
+            keyring = None
+        if keyring is None:
+            self._kept_in = "file"
+            return self._read_file()
+        with keyring:
+            try:
+                token = keyring.lookup(KEYRING_ATTRIBUTES)
+            except (SecretServiceError, OSError, TimeoutError) as exc:
+                log.warning("desktop keyring did not answer (%s): reading the token file", exc)
+                self._kept_in = "file"
+                return self._read_file()
+            if token is not None:
+                self._kept_in = "keyring"
+                if self.path.exists():
+                    log.info("removing %s: the token is kept in the desktop keyring", self.path)
+                    self.path.unlink(missing_ok=True)
+                return token
+            return self._move_file_into(keyring)
+
+    def _move_file_into(self, keyring: SecretService) -> str:
+        token = self._read_file()
+        self._kept_in = "file"
+        if not token:
+            self._kept_in = "keyring"  # nothing saved yet: the next save goes there
+            return token
+        try:
+            keyring.store(KEYRING_LABEL, KEYRING_ATTRIBUTES, token)
+            moved = keyring.lookup(KEYRING_ATTRIBUTES) == token
+        except (SecretServiceError, OSError, TimeoutError) as exc:
+            log.warning(
+                "could not move the token into the desktop keyring (%s): kept in %s", exc, self.path
+            )
+            return token
+        if moved:
+            self.path.unlink(missing_ok=True)
+            self._kept_in = "keyring"
+            log.info("moved the token from %s into the desktop keyring", self.path)
+        return token
+
+    # ------------------------------------------------------------------ the file
+
+    def _read_file(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def _write_file(self, token: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not token:
+            self.path.unlink(missing_ok=True)
+            return
+        tmp = self.path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token)
+        os.replace(tmp, self.path)
