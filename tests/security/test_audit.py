@@ -44,8 +44,19 @@ AUDIT: Final[dict[str, tuple[str, ...]]] = {
     ),
     "token kept in a 0600 file, never in the INI": (
         "tests.qt.test_settings::test_token_lives_in_a_file_only_the_user_can_read",
+        "tests.client.test_token_store::"
+        "test_without_a_keyring_the_token_lives_in_a_file_only_the_user_can_read",
         "tests.security.test_secrets_end_to_end::"
         "test_no_token_reaches_a_log_a_database_or_the_settings",
+    ),
+    "token in the desktop keyring when there is one: no file, not in the INI or any log": (
+        "tests.client.test_token_store::"
+        "test_a_saved_token_goes_into_the_keyring_and_nowhere_on_disk",
+        "tests.client.test_token_store::test_a_token_file_from_before_the_keyring_is_moved_into_it",
+        "tests.client.test_token_store::"
+        "test_a_locked_keyring_nobody_unlocks_refuses_the_save_and_keeps_the_old_token",
+        "tests.security.test_secrets_end_to_end::"
+        "test_a_token_in_the_desktop_keyring_connects_the_app_and_never_touches_the_disk",
     ),
     "frame size limit (1009) and binary frames (1003)": (
         "tests.hub.test_publish::test_a_frame_over_the_size_limit_closes_with_1009",

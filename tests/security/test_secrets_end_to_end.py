@@ -139,8 +139,8 @@ def test_a_token_in_the_desktop_keyring_connects_the_app_and_never_touches_the_d
     tmp_path: Path,
 ) -> None:
     """The saved token, put in the keyring with libsecret's own ``secret-tool`` as the
-    README shows (how an administrator could provision it), is what the app connects with; no file the run
-    wrote holds it, the settings file included."""
+    README shows (how an administrator could provision it), is what the app connects
+    with; no file the run wrote holds it, the settings file included."""
     data_dir = tmp_path / "app-data"
     with (
         private_bus(tmp_path / "session") as keyring,

@@ -33,7 +33,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from jeepney import DBusAddress, DBusErrorResponse, MatchRule, Message, MessageType
+from jeepney import DBusAddress, DBusErrorResponse, HeaderFields, MatchRule, Message, MessageType
 from jeepney import new_method_call as _new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
@@ -52,19 +52,41 @@ class SecretServiceError(Exception):
     """The keyring answered, but not with what was asked; the message says why, in words."""
 
 
+#: What each method answers (its reply's D-Bus signature): anything else is refused
+#: before it is unpacked, so that a misbehaving service is an error, never a crash.
+_RETURNS: Final = {
+    "OpenSession": "vo",
+    "Close": "",
+    "ReadAlias": "o",
+    "SearchItems": "aoao",
+    "Unlock": "aoo",
+    "GetSecret": "(oayays)",
+    "CreateItem": "oo",
+    "Delete": "o",
+    "Prompt": "",
+    "Dismiss": "",
+}
+
+
+def _checked(reply: Message, what: str, signature: str) -> tuple[Any, ...]:
+    """The body of ``reply`` if it is a method return of ``signature``."""
+    if reply.header.message_type == MessageType.error:
+        raise SecretServiceError(f"the keyring refused {what}: {DBusErrorResponse(reply).name}")
+    if reply.header.fields.get(HeaderFields.signature, "") != signature:
+        raise SecretServiceError(f"the keyring answered {what} with something unexpected")
+    body: tuple[Any, ...] = reply.body
+    return body
+
+
 def _call(
     conn: DBusConnection, path: str, interface: str, method: str, signature: str, *body: Any
 ) -> tuple[Any, ...]:
-    """One method call; a D-Bus error reply becomes a SecretServiceError naming it."""
+    """One method call; an error reply, or one of the wrong shape, is a SecretServiceError."""
     address = DBusAddress(path, bus_name=BUS_NAME, interface=_PREFIX + interface)
     reply: Message = conn.send_and_get_reply(
         _new_method_call(address, method, signature, body), timeout=CALL_TIMEOUT_S
     )
-    if reply.header.message_type == MessageType.error:
-        error = DBusErrorResponse(reply)
-        raise SecretServiceError(f"the keyring refused {method}: {error.name}")
-    body_out: tuple[Any, ...] = reply.body
-    return body_out
+    return _checked(reply, method, _RETURNS[method])
 
 
 class SecretService:
@@ -204,8 +226,7 @@ class SecretService:
         )
         conn = self._conn
         reply = conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT_S)
-        if reply.header.message_type == MessageType.error:
-            raise SecretServiceError("the session bus refused to pass on the keyring's answer")
+        _checked(reply, "AddMatch", "")
         with conn.filter(rule) as answers:
             _call(conn, prompt, "Prompt", "Prompt", "s", "")
             try:
@@ -216,18 +237,23 @@ class SecretService:
                 raise SecretServiceError(
                     f"nobody answered the keyring's dialog to {purpose}"
                 ) from None
-        dismissed, _result = signal.body
+        dismissed, _result = _checked(signal, "Completed", "bv")
         if dismissed:
             raise SecretServiceError(f"the keyring's dialog to {purpose} was dismissed")
 
 
 def _service_reachable(conn: DBusConnection) -> bool:
     """Someone owns the Secret Service name, or the bus can start a service for it."""
-    for message in (message_bus.NameHasOwner(BUS_NAME), message_bus.ListActivatableNames()):
-        reply = conn.send_and_get_reply(message, timeout=CALL_TIMEOUT_S)
-        if reply.header.message_type == MessageType.error:
-            return False
-        (answer,) = reply.body
-        if answer is True or (isinstance(answer, list) and BUS_NAME in answer):
-            return True
-    return False
+    (owned,) = _checked(
+        conn.send_and_get_reply(message_bus.NameHasOwner(BUS_NAME), timeout=CALL_TIMEOUT_S),
+        "NameHasOwner",
+        "b",
+    )
+    if owned:
+        return True
+    (activatable,) = _checked(
+        conn.send_and_get_reply(message_bus.ListActivatableNames(), timeout=CALL_TIMEOUT_S),
+        "ListActivatableNames",
+        "as",
+    )
+    return BUS_NAME in activatable
