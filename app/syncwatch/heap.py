@@ -24,6 +24,15 @@ writer), and returns memory to the system only from the top of a heap. After a f
 no-op elsewhere). The hub calls it after each maintenance pass and the engine after its
 housekeeping, at most once a minute; both run only then, never on a busy path. This is
 the remedy Dask documents for the same glibc behaviour in its workers.
+
+What remains after a burst is mostly not live data. :func:`memory_use` tells them apart
+(the hub's ``/metrics`` shows it). After the chaos run's hostile flood and stalled viewer
+the hub's RSS ended 13-16 MiB above its warm-up figure, on pymalloc and on the C
+allocator (``PYTHONMALLOC=malloc``) alike, while on the C allocator, where glibc's heap
+holds every object, the live heap was back within 0.6 MiB (20.1 -> 20.7 MiB): the rest
+is pages that hold a few surviving objects among freed ones, which no trim can return
+(``benchmarks/bench_heap.py`` part 3, docs/reliability.md). The hub therefore keeps
+CPython's default allocator.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 log = logging.getLogger(__name__)
@@ -71,6 +82,78 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 #: Looked up once; None where there is no such call.
 _MALLOC_TRIM: Final = _find_malloc_trim()
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later)."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in [
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        ]
+    ]
+
+
+def _find_symbol(library: str, name: str, restype: type) -> Callable[[], object] | None:
+    path = ctypes.util.find_library(library)
+    if path is None:
+        return None
+    try:
+        function = getattr(ctypes.CDLL(path), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = []
+    function.restype = restype
+    return function  # type: ignore[no-any-return]
+
+
+#: glibc's heap statistics and SQLite's own allocation counter, where they exist (the
+#: sqlite3 module links the system libsqlite3, so this is the copy it uses).
+_MALLINFO2: Final = _find_symbol("c", "mallinfo2", _MallInfo2)
+_SQLITE_MEMORY_USED: Final = _find_symbol("sqlite3", "sqlite3_memory_used", ctypes.c_int64)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryUse:
+    """Where this process's memory is, in bytes (None: not measurable here). Live data
+    and fragmentation look the same in the RSS; these tell them apart."""
+
+    #: Resident set size.
+    rss: int | None
+    #: glibc's main heap: bytes in allocated chunks, and bytes free but kept by glibc.
+    heap_in_use: int | None
+    heap_free: int | None
+    #: Bytes SQLite has allocated (page caches, statements, schema).
+    sqlite: int | None
+
+
+def memory_use() -> MemoryUse:
+    """This process's :class:`MemoryUse` now (a few microseconds: /proc and two calls)."""
+    rss = None
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    info = _MALLINFO2() if _MALLINFO2 is not None else None
+    sqlite = _SQLITE_MEMORY_USED() if _SQLITE_MEMORY_USED is not None else None
+    return MemoryUse(
+        rss=rss,
+        heap_in_use=info.uordblks if isinstance(info, _MallInfo2) else None,
+        heap_free=info.fordblks if isinstance(info, _MallInfo2) else None,
+        sqlite=sqlite if isinstance(sqlite, int) else None,
+    )
 
 
 def release_free_memory() -> bool:

@@ -16,17 +16,27 @@ times this harness injected and undid the fault.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import secrets
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tests.chaos import actors, verify
-from tests.chaos.procs import Managed, base_env, free_port, syncwatch_command, wait_for_port
+from tests.chaos.procs import (
+    Managed,
+    base_env,
+    free_port,
+    rss_by_mapping,
+    syncwatch_command,
+    wait_for_port,
+)
 from tests.chaos.schedule import FULL, Fault, Kind, build_schedule, warmup_s
 from tests.support.tcpproxy import TcpProxy
 from tests.support.xserver import VirtualDisplay
@@ -89,6 +99,9 @@ class RunState:
         default_factory=list
     )
     notes: list[str] = field(default_factory=list)
+    #: (wall time, the hub's syncwatch_hub_memory_bytes by kind), every 30 s: what the
+    #: hub's RSS is made of (live heap, free-but-kept heap, SQLite).
+    hub_memory: list[tuple[float, dict[str, int]]] = field(default_factory=list)
 
 
 class Chaos:
@@ -310,8 +323,26 @@ class Chaos:
             )
         return FaultRecord(kind.value, injected, time.time(), notes)
 
+    def _hub_memory(self) -> dict[str, int]:
+        """The hub's own memory figures from its /metrics ({} while it is down)."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.hub_port}/metrics", timeout=5
+            ) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        found = re.findall(r'syncwatch_hub_memory_bytes\{kind="(\w+)"\} (\d+)', text)
+        return {kind: int(value) for kind, value in found}
+
     async def _sample_rss(self) -> None:
-        while True:
+        for tick in itertools.count():
+            if tick % 6 == 0:
+                memory = await asyncio.to_thread(self._hub_memory)
+                if memory and self.hub.pid is not None:
+                    mapped = rss_by_mapping(self.hub.pid)
+                    memory.update({f"{k}_mapped": v * 1024 for k, v in mapped.items()})
+                    self.state.hub_memory.append((time.time(), memory))
             self.state.rss.append((
                 time.time(),
                 self.app.pid if self.app else None,

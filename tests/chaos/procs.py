@@ -34,6 +34,31 @@ def free_port() -> int:
         return port
 
 
+def rss_by_mapping(pid: int) -> dict[str, int]:
+    """Resident KiB of ``pid`` by kind of mapping: the main heap (``[heap]``), other
+    anonymous memory (glibc's per-thread arenas, pymalloc's arenas, thread stacks), and
+    files (libraries, SQLite's shared memory); {} when it is gone."""
+    totals = {"heap": 0, "anonymous": 0, "files": 0}
+    kind = "files"
+    try:
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+                path = fields[5] if len(fields) > 5 else ""
+                kind = (
+                    "heap"
+                    if path == "[heap]"
+                    else "anonymous"
+                    if not path or path.startswith("[")
+                    else "files"
+                )
+            elif fields[:1] == ["Rss:"]:
+                totals[kind] += int(fields[1])
+    except OSError:
+        return {}
+    return totals
+
+
 def rss_kib(pid: int) -> int | None:
     """Resident set size of ``pid`` in KiB (None when it is gone)."""
     try:

@@ -104,6 +104,13 @@ def judge(chaos: Chaos, started: float) -> list[verify.Check]:
     for name, index, managed in (("app", 1, chaos.app), ("hub", 3, chaos.hub)):
         baseline, final = warmup_baseline(state.rss, index=index, since=managed.starts[-1] + warm)
         checks.append(verify.check_rss(name, baseline, final))
+    since = chaos.hub.starts[-1] + warm
+    for when, memory in [
+        *[m for m in state.hub_memory if m[0] >= since][:1],
+        *state.hub_memory[-1:],
+    ]:
+        figures = ", ".join(f"{kind} {value / 2**20:.1f}" for kind, value in memory.items())
+        state.notes.append(f"hub memory (MiB) at t+{when - started:.0f} s: {figures}")
     run_dir = config.run_dir
     checks.append(verify.check_logs([run_dir / "app.log", run_dir / "hub.log",
                                      run_dir / "demo.log"]))  # fmt: skip

@@ -53,6 +53,12 @@ def test_healthz_and_metrics_over_plain_http(tmp_path: Path) -> None:
         assert metrics["syncwatch_hub_seq"] == "2"
         assert int(metrics["syncwatch_hub_event_log_bytes"]) > 0
         assert int(metrics["syncwatch_hub_broadcast_frames_total"]) >= 1
+        # Where the hub's memory is: the process's RSS, glibc's heap, SQLite (this test
+        # process is the hub's here, so its RSS is well above 10 MiB).
+        assert int(metrics['syncwatch_hub_memory_bytes{kind="rss"}']) > 10 * 2**20
+        heap = int(metrics['syncwatch_hub_memory_bytes{kind="heap_in_use"}'])
+        assert 0 < heap < int(metrics['syncwatch_hub_memory_bytes{kind="rss"}'])
+        assert int(metrics['syncwatch_hub_memory_bytes{kind="sqlite"}']) > 0
         assert _get(hub.hub.port, "/nope")[0] == 404
 
 

@@ -6,7 +6,8 @@ so that monitoring costs nothing between scrapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -39,6 +40,8 @@ class HubGauges:
     oldest_seq: int
     operations: int
     event_log_bytes: int
+    #: The hub process's memory by kind (syncwatch.heap.MemoryUse), where measurable.
+    memory: Mapping[str, int | None] = field(default_factory=dict)
 
 
 def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
@@ -115,5 +118,13 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
             f"# HELP syncwatch_hub_{name} {help_text}",
             f"# TYPE syncwatch_hub_{name} {kind}",
             f"syncwatch_hub_{name} {value}",
+        ]
+    measured = {kind: value for kind, value in gauges.memory.items() if value is not None}
+    if measured:
+        lines += [
+            "# HELP syncwatch_hub_memory_bytes The hub process's memory: resident set, glibc's"
+            " main heap in use and free-but-kept, SQLite's allocations.",
+            "# TYPE syncwatch_hub_memory_bytes gauge",
+            *(f'syncwatch_hub_memory_bytes{{kind="{k}"}} {v}' for k, v in measured.items()),
         ]
     return "\n".join(lines) + "\n"

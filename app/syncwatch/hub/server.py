@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import functools
 import http
@@ -47,7 +48,7 @@ from syncwatch.core.protocol import (
     parse_update,
     with_seq,
 )
-from syncwatch.heap import release_free_memory
+from syncwatch.heap import memory_use, release_free_memory
 from syncwatch.hub.auth import RedactingLogger, origin_allowed, request_token, token_role
 from syncwatch.hub.config import HubConfig, Role
 from syncwatch.hub.eventlog import EventLog, LoggedUpdate, Maintenance, StoredOperation
@@ -150,6 +151,12 @@ class Hub:
     def seq(self) -> int:
         """The latest committed seq."""
         return self._committed_seq
+
+    @property
+    def operations_held(self) -> int:
+        """Operations held for snapshots: the active ones and the finished ones the
+        bounds keep."""
+        return len(self._operations)
 
     async def start(self) -> None:
         """Open the log and listen; raises HubStartError with a clear message on failure."""
@@ -328,8 +335,9 @@ class Hub:
                 publishers=len(self._publishers),
                 seq=self._committed_seq,
                 oldest_seq=self._oldest_seq or 0,
-                operations=len(self._operations),
+                operations=self.operations_held,
                 event_log_bytes=self._log.size_bytes() if self._log is not None else 0,
+                memory=dataclasses.asdict(memory_use()),
             ),
         )
 
