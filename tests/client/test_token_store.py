@@ -87,6 +87,25 @@ def test_a_token_file_from_before_the_keyring_is_moved_into_it(
     assert "token-from-an-older-version" not in caplog.text
 
 
+def test_a_token_saved_where_no_keyring_answered_wins_over_the_older_one_in_the_keyring(
+    tmp_path: Path, keyring: PrivateKeyring
+) -> None:
+    _store(tmp_path, keyring).write("older-token-in-the-keyring")
+    # Saved meanwhile in a session without a keyring (say, over ssh): the file.
+    TokenStore(tmp_path / "config" / "token", keyring=None).write("newer-token-in-a-file")
+    tokens = _store(tmp_path, keyring)
+    assert tokens.read() == "newer-token-in-a-file"
+    assert keyring.lookup(**KEYRING_ATTRIBUTES) == "newer-token-in-a-file"
+    assert not tokens.path.exists()
+
+
+def test_an_unwritable_config_folder_is_a_clear_refusal(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.write_text("a file where the folder should be")
+    with pytest.raises(TokenStoreError, match="was not saved: "):
+        TokenStore(folder / "token", keyring=None).write("some-token")
+
+
 def test_without_a_keyring_the_token_lives_in_a_file_only_the_user_can_read(
     tmp_path: Path, bus: PrivateKeyring
 ) -> None:

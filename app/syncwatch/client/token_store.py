@@ -15,9 +15,11 @@ What each case guarantees:
   If the keyring refuses (locked and its dialog dismissed, an error), the save fails with
   :class:`TokenStoreError` saying why: nothing is saved, so the user can retry, and a
   token never ends up in the file while an older one waits in the keyring.
-- A token file found while a keyring is available (saved before the keyring existed, or
+- A token file found while a keyring is available (saved where no keyring answered, or
   by a version without keyring support) is moved into the keyring: stored, read back,
-  and only then deleted. If the move fails the file stays and is used; nothing is lost.
+  and only then deleted. It replaces what the keyring held, since a save into the keyring
+  always removes the file: a file is the newer of the two. If the move fails the file
+  stays and is used; nothing is lost.
 - Without a keyring, the file is used, as the only place.
 
 The token is read once and then served from memory (the engine holds it in memory
@@ -86,7 +88,10 @@ class TokenStore:
         except SecretServiceError as exc:
             raise TokenStoreError(f"was not saved: the desktop keyring failed: {exc}") from None
         if keyring is None:
-            self._write_file(token)
+            try:
+                self._write_file(token)
+            except OSError as exc:
+                raise TokenStoreError(f"was not saved: {exc.strerror or exc}") from None
             self._kept_in = "file"
         else:
             with keyring:
@@ -135,26 +140,23 @@ class TokenStore:
             self._kept_in = "file"
             return self._read_file()
         with keyring:
+            # A save into the keyring removes the file, so a file is never older than
+            # what the keyring holds: it was saved where no keyring answered, or by a
+            # version without keyring support. It wins, and moves in.
+            file_token = self._read_file()
+            if file_token:
+                return self._move_file_into(keyring, file_token)
             try:
                 token = keyring.lookup(KEYRING_ATTRIBUTES)
             except (SecretServiceError, OSError, TimeoutError) as exc:
-                log.warning("desktop keyring did not answer (%s): reading the token file", exc)
+                log.warning("desktop keyring did not answer (%s): no token read", exc)
                 self._kept_in = "file"
-                return self._read_file()
-            if token is not None:
-                self._kept_in = "keyring"
-                if self.path.exists():
-                    log.info("removing %s: the token is kept in the desktop keyring", self.path)
-                    self.path.unlink(missing_ok=True)
-                return token
-            return self._move_file_into(keyring)
+                return ""
+            self._kept_in = "keyring"  # also with nothing saved yet: the next save goes there
+            return token or ""
 
-    def _move_file_into(self, keyring: SecretService) -> str:
-        token = self._read_file()
+    def _move_file_into(self, keyring: SecretService, token: str) -> str:
         self._kept_in = "file"
-        if not token:
-            self._kept_in = "keyring"  # nothing saved yet: the next save goes there
-            return token
         try:
             keyring.store(KEYRING_LABEL, KEYRING_ATTRIBUTES, token)
             moved = keyring.lookup(KEYRING_ATTRIBUTES) == token
