@@ -4,7 +4,10 @@ and in its private file where there is no keyring."""
 from __future__ import annotations
 
 import logging
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +157,19 @@ def test_a_locked_keyring_nobody_unlocks_refuses_the_save_and_keeps_the_old_toke
     with caplog.at_level(logging.WARNING, logger="syncwatch.client.token_store"):
         assert _store(tmp_path, keyring, prompt_timeout_s=0.5).read() == ""
     assert "desktop keyring did not answer" in caplog.text
+
+
+def test_without_a_session_bus_the_d_bus_client_is_never_loaded(tmp_path: Path) -> None:
+    """The tray app's footprint: no bus, no jeepney (~1.1 MiB) in the process."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from syncwatch.client.token_store import TokenStore\n"
+        f"store = TokenStore(Path({str(tmp_path / 'token')!r}))\n"
+        "store.write('a-token'); assert store.read() == 'a-token'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('jeepney')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -38,6 +38,8 @@ from jeepney import new_method_call as _new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
+from syncwatch.client.token_store import KeyringError
+
 BUS_NAME: Final = "org.freedesktop.secrets"
 _PATH: Final = "/org/freedesktop/secrets"
 _PREFIX: Final = "org.freedesktop.Secret."
@@ -48,7 +50,7 @@ CALL_TIMEOUT_S: Final = 5.0
 PROMPT_TIMEOUT_S: Final = 120.0
 
 
-class SecretServiceError(Exception):
+class SecretServiceError(KeyringError):
     """The keyring answered, but not with what was asked; the message says why, in words."""
 
 
@@ -90,7 +92,8 @@ def _call(
 
 
 class SecretService:
-    """One open session with the user's Secret Service (see the module docstring).
+    """One open session with the user's Secret Service (see the module docstring); a
+    :class:`~syncwatch.client.token_store.Keyring`.
 
     Use :meth:`connect`, which answers None when there is no keyring to talk to, and
     close it (it is a context manager)."""

@@ -24,17 +24,19 @@ What each case guarantees:
 
 The token is read once and then served from memory (the engine holds it in memory
 anyway); each write replaces the copy.
+
+The store needs little of a keyring (:class:`Keyring`); :func:`desktop_keyring` opens the
+one on the session bus, importing the D-Bus client only when there is a bus: a tray app
+in a session without one (or a test) does not carry it (~1.1 MiB).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final
-
-from syncwatch.client.secret_service import SecretService, SecretServiceError
+from typing import Final, Protocol, Self
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,35 @@ log = logging.getLogger(__name__)
 KEYRING_ATTRIBUTES: Final = {"application": "syncwatch", "secret": "hub-token"}
 KEYRING_LABEL: Final = "Syncwatch hub token"
 
+
+class KeyringError(Exception):
+    """A keyring is there but did not do what was asked; the message says why, in words."""
+
+
+class Keyring(Protocol):
+    """An open session with a keyring: what the store needs of one. Its methods raise
+    :class:`KeyringError` (or OSError, TimeoutError) when the keyring fails."""
+
+    def has_default_collection(self) -> bool: ...
+    def lookup(self, attributes: Mapping[str, str]) -> str | None: ...
+    def store(self, label: str, attributes: Mapping[str, str], secret: str) -> None: ...
+    def delete(self, attributes: Mapping[str, str]) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
 #: Opens a keyring session, or answers None when there is no keyring.
-KeyringOpener = Callable[[], SecretService | None]
+KeyringOpener = Callable[[], Keyring | None]
+
+
+def desktop_keyring() -> Keyring | None:
+    """The keyring of this session's bus (the Secret Service), or None without one."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    from syncwatch.client.secret_service import SecretService  # noqa: PLC0415 - see above
+
+    return SecretService.connect(os.environ)
 
 
 class TokenStoreError(Exception):
@@ -57,7 +86,7 @@ class TokenStore:
     ``path`` is the token file; ``keyring`` opens a keyring session (None: never use a
     keyring, the file is the only place)."""
 
-    def __init__(self, path: Path, keyring: KeyringOpener | None = SecretService.connect) -> None:
+    def __init__(self, path: Path, keyring: KeyringOpener | None = desktop_keyring) -> None:
         #: The fallback file (mode 0600).
         self.path = path
         self._open_keyring = keyring
@@ -85,7 +114,7 @@ class TokenStore:
         the keyring refuses."""
         try:
             keyring = self._keyring()
-        except SecretServiceError as exc:
+        except KeyringError as exc:
             raise TokenStoreError(f"was not saved: the desktop keyring failed: {exc}") from None
         if keyring is None:
             try:
@@ -100,7 +129,7 @@ class TokenStore:
                         keyring.store(KEYRING_LABEL, KEYRING_ATTRIBUTES, token)
                     else:
                         keyring.delete(KEYRING_ATTRIBUTES)
-                except (SecretServiceError, OSError, TimeoutError) as exc:
+                except (KeyringError, OSError, TimeoutError) as exc:
                     raise TokenStoreError(f"was not saved: {exc}") from None
             self.path.unlink(missing_ok=True)
             self._kept_in = "keyring"
@@ -108,15 +137,15 @@ class TokenStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _keyring(self) -> SecretService | None:
-        """A keyring session that can keep the token, or None; raises SecretServiceError
+    def _keyring(self) -> Keyring | None:
+        """A keyring session that can keep the token, or None; raises KeyringError
         when a keyring is there but failed to answer."""
         if self._open_keyring is None:
             return None
         try:
             keyring = self._open_keyring()
         except (OSError, TimeoutError) as exc:
-            raise SecretServiceError(str(exc) or type(exc).__name__) from None
+            raise KeyringError(str(exc) or type(exc).__name__) from None
         if keyring is None:
             return None
         try:
@@ -133,7 +162,7 @@ class TokenStore:
     def _load(self) -> str:
         try:
             keyring = self._keyring()
-        except SecretServiceError as exc:
+        except KeyringError as exc:
             log.warning("desktop keyring unavailable (%s): reading the token file", exc)
             keyring = None
         if keyring is None:
@@ -148,19 +177,19 @@ class TokenStore:
                 return self._move_file_into(keyring, file_token)
             try:
                 token = keyring.lookup(KEYRING_ATTRIBUTES)
-            except (SecretServiceError, OSError, TimeoutError) as exc:
+            except (KeyringError, OSError, TimeoutError) as exc:
                 log.warning("desktop keyring did not answer (%s): no token read", exc)
                 self._kept_in = "file"
                 return ""
             self._kept_in = "keyring"  # also with nothing saved yet: the next save goes there
             return token or ""
 
-    def _move_file_into(self, keyring: SecretService, token: str) -> str:
+    def _move_file_into(self, keyring: Keyring, token: str) -> str:
         self._kept_in = "file"
         try:
             keyring.store(KEYRING_LABEL, KEYRING_ATTRIBUTES, token)
             moved = keyring.lookup(KEYRING_ATTRIBUTES) == token
-        except (SecretServiceError, OSError, TimeoutError) as exc:
+        except (KeyringError, OSError, TimeoutError) as exc:
             log.warning(
                 "could not move the token into the desktop keyring (%s): kept in %s", exc, self.path
             )

@@ -32,8 +32,12 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from syncwatch.client.engine import EngineConfig, RetentionPolicy
-from syncwatch.client.secret_service import SecretService
-from syncwatch.client.token_store import KeyringOpener, TokenStore, TokenStoreError
+from syncwatch.client.token_store import (
+    KeyringOpener,
+    TokenStore,
+    TokenStoreError,
+    desktop_keyring,
+)
 from syncwatch.core.health import DEFAULT_THRESHOLDS, HealthThresholds
 from syncwatch.core.protocol import MAX_SAFE_INT
 
@@ -243,7 +247,7 @@ class Settings(QObject):
         config_dir: Path,
         parent: QObject | None = None,
         *,
-        keyring: KeyringOpener | None = SecretService.connect,
+        keyring: KeyringOpener | None = desktop_keyring,
     ) -> Settings:
         """The settings file ``syncwatch.ini`` in ``config_dir`` (created on first save);
         the token in the keyring ``keyring`` opens (None: only the token file)."""
