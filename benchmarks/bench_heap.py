@@ -1,7 +1,7 @@
 """What ``syncwatch.heap`` saves: full garbage collections of the start-up heap, and the
 memory a burst leaves in the C allocator.
 
-Run: ``.venv/bin/python -m benchmarks.bench_heap`` (about half a minute).
+Run: ``.venv/bin/python -m benchmarks.bench_heap`` (about three minutes).
 
 1. Full collection (``gc.collect()``, median of 5) in a fresh interpreter after each import
    stage. The ceiling is a bare interpreter. The stages are: + PySide6 with a
@@ -13,6 +13,15 @@ Run: ``.venv/bin/python -m benchmarks.bench_heap`` (about half a minute).
    read at the start, after the flood, after ``gc.collect()``, and after
    ``release_free_memory()`` (with the time that call took).
 
+3. The flood as the chaos run has it, in a child process per allocator (pymalloc, the
+   default, and ``PYTHONMALLOC=malloc``): a hub under a steady load (a Reporter: 100
+   operations a second, each finished a second later) gets the chaos harness's hostile
+   publisher and stalled viewer; once the flood's operations have been given up
+   (``abandon_after_s`` 15 s) and only the bounded state is left
+   (``max_finished_operations`` 2,000, as in the chaos run), RSS and the live heap after
+   ``gc.collect()`` and ``release_free_memory()`` are compared with the same process's
+   before the flood. The live heap is pymalloc's allocated blocks, or glibc's bytes in
+   use on the C allocator (``syncwatch.heap.memory_use``).
 Targets: none of its own; this measures the mechanisms behind issue #4's stall target and
 issue #6's RSS target (docs/benchmarks.md).
 """
@@ -116,6 +125,93 @@ async def _flood() -> list[tuple[str, str]]:
     return rows
 
 
+async def _steady_load(url: str, token: str, stop: asyncio.Event) -> None:
+    from syncwatch.client.reporter import Reporter
+
+    async with Reporter(url, token, source="steady") as reporter:
+        number = 0
+        while not stop.is_set():
+            for _ in range(10):
+                await reporter.update(
+                    operation_id=f"steady-{number}",
+                    operation_type="upload",
+                    status="queued",
+                    progress=0.0,
+                )
+                if number >= 100:
+                    await reporter.update(
+                        operation_id=f"steady-{number - 100}",
+                        operation_type="upload",
+                        status="completed",
+                        progress=100.0,
+                    )
+                number += 1
+            await asyncio.sleep(0.1)
+
+
+def _live() -> float:
+    """The live heap: pymalloc's blocks in use, or glibc's MiB in use without pymalloc."""
+    from syncwatch.heap import memory_use
+
+    blocks = sys.getallocatedblocks()
+    return float(blocks) if blocks else (memory_use().heap_in_use or 0) / 2**20
+
+
+async def _after_flood() -> tuple[float, float, float, float, int]:
+    """RSS (MiB) and live heap before the flood and once it is given up, operations held."""
+    from tests.chaos.actors import run_hostile_publisher, run_stalled_viewer
+
+    from syncwatch.heap import release_free_memory
+    from syncwatch.hub import Hub, HubConfig
+    from syncwatch.hub.config import Role
+
+    token = "bench-heap-publisher-token"
+    with tempfile.TemporaryDirectory(prefix="bench-heap-") as tmp:
+        hub = Hub(
+            HubConfig(
+                data_dir=Path(tmp),
+                port=0,
+                tokens={token: Role.PUBLISHER},
+                abandon_after_s=15.0,
+                max_finished_operations=2_000,
+                maintenance_interval_s=5.0,
+            )
+        )
+        await hub.start()
+        stop = asyncio.Event()
+        load = asyncio.create_task(_steady_load(hub.url, token, stop))
+        await asyncio.sleep(25)  # past the finished bound: the steady state
+        gc.collect()
+        release_free_memory()
+        before, live_before = _rss_mib(), _live()
+        await run_hostile_publisher(hub.url, token, 6.0)
+        await run_stalled_viewer(hub.url, token, 10.0)
+        await asyncio.sleep(30)  # the flood's operations are given up, trims have run
+        gc.collect()
+        release_free_memory()
+        after, live_after = _rss_mib(), _live()
+        held = hub.operations_held
+        stop.set()
+        await load
+        await hub.stop()
+    return before, after, live_before, live_after, held
+
+
+def _allocator_rows() -> list[tuple[str, float, float, float, float, int]]:
+    rows = []
+    for allocator in ("pymalloc", "malloc"):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_heap", "--after-flood"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONMALLOC": allocator, "PATH": "/usr/bin:/bin"},
+        ).stdout.split()
+        before, after, live_before, live_after = (float(x) for x in out[-5:-1])
+        rows.append((allocator, before, after, live_before, live_after, int(out[-1])))
+    return rows
+
+
 def main() -> int:
     print(f"{'full gc.collect() after':<40} {'objects':>9} {'median':>10} {'frozen':>10}")
     for name, setup in _STAGES.items():
@@ -125,8 +221,24 @@ def main() -> int:
     print()
     for name, value in asyncio.run(_flood()):
         print(f"{name:<52} {value:>10}")
+    print()
+    print(
+        f"{'hub after the chaos flood, allocator':<40} {'RSS before':>11} {'after':>10}"
+        f" {'growth':>7}   live heap before -> after"
+    )
+    for allocator, before, after, live_before, live_after, held in _allocator_rows():
+        unit = "blocks" if allocator == "pymalloc" else "MiB in use"
+        print(
+            f"{allocator + f' ({held:,} operations held)':<40} {before:>7.1f} MiB"
+            f" {after:>6.1f} MiB {(after / before - 1) * 100:>+6.0f}%"
+            f"   {live_before:,.1f} -> {live_after:,.1f} {unit}"
+            f" ({(live_after / live_before - 1) * 100:+.0f}%)"
+        )
     return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--after-flood"]:
+        print(*asyncio.run(_after_flood()))
+        sys.exit(0)
     sys.exit(main())
