@@ -33,7 +33,8 @@ def test_healthz_and_metrics_over_plain_http(tmp_path: Path) -> None:
     with running_hub(tmp_path) as hub:
 
         async def traffic() -> None:
-            async with viewer(hub.url), publisher(hub.url) as pub:
+            async with viewer(hub.url) as (ws, _), publisher(hub.url) as pub:
+                assert isinstance(await recv_frame(ws), Snapshot)  # live from here on
                 answers = await publish(pub, [update_json("a"), update_json("b"), "{oops"])
                 assert [type(a).__name__ for a in answers] == ["Ack", "Ack", "ErrorFrame"]
                 _status, _, body = await asyncio.to_thread(_get, hub.hub.port, "/metrics")

@@ -80,14 +80,14 @@ class LoggedUpdate(NamedTuple):
 
 
 class StoredOperation(NamedTuple):
-    """The latest update about one operation, as kept for snapshots and duplicate checks."""
+    """What the hub holds in memory of one operation's latest update (its body stays in
+    the log: snapshots and verdicts read it from there, see :meth:`EventLog.snapshot`)."""
 
     operation_id: str
     seq: int
     counter: int | None
     terminal: bool
     updated_us: int
-    body: bytes
 
 
 class Maintenance(NamedTuple):
@@ -110,6 +110,8 @@ class EventLogError(RuntimeError):
 
 
 _STOP: Final = object()
+#: Host parameters per ``IN (...)`` query (SQLite allows 32,766 since 3.32; stay well below).
+_IN_CHUNK: Final = 500
 
 
 class EventLog:
@@ -169,15 +171,22 @@ class EventLog:
         row = self._writer_db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
         stored = int(row[0]) if row is not None else 0
         highest = self._writer_db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
-        return max(stored, int(highest))
+        last_seq = max(stored, int(highest))
+        if row is None or last_seq != stored:
+            # snapshot() reads the position from meta: it must be there from the start.
+            self._writer_db.execute(
+                "INSERT INTO meta VALUES ('last_seq', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(last_seq),),
+            )
+        return last_seq
 
     def operations(self) -> list[StoredOperation]:
         """Every operation's latest state, oldest first (read once at start-up)."""
         rows = self._writer_db.execute(
-            "SELECT operation_id, seq, counter, terminal, updated_us, body"
-            " FROM operations ORDER BY seq"
+            "SELECT operation_id, seq, counter, terminal, updated_us FROM operations ORDER BY seq"
         )
-        return [StoredOperation(r[0], r[1], r[2], bool(r[3]), r[4], bytes(r[5])) for r in rows]
+        return [StoredOperation(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
 
     # ------------------------------------------------------------------ writing
 
@@ -360,6 +369,39 @@ class EventLog:
                 (after, upto, limit),
             ).fetchall()
         return [(int(seq), bytes(body)) for seq, body in rows]
+
+    def snapshot(self) -> tuple[int, list[tuple[str, bytes]]]:
+        """The operations table as one commit left it: ``(seq, [(operation_id, body)])``,
+        in seq order, where ``seq`` is the last seq that commit covered. One read
+        transaction, so the two agree however many commits land meanwhile (WAL readers see
+        the database as it was when they began). Blocking: call it from a worker thread."""
+        with self._reader_lock:
+            db = self._reader_db
+            db.execute("BEGIN")
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+                rows = db.execute(
+                    "SELECT operation_id, body FROM operations ORDER BY seq"
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        seq = int(row[0]) if row is not None else 0
+        return seq, [(str(operation_id), bytes(body)) for operation_id, body in rows]
+
+    def bodies(self, operation_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored latest update of each of ``operation_ids`` that has one.
+        Blocking: call it from a worker thread."""
+        found: dict[str, bytes] = {}
+        with self._reader_lock:
+            for start in range(0, len(operation_ids), _IN_CHUNK):
+                chunk = operation_ids[start : start + _IN_CHUNK]
+                rows = self._reader_db.execute(
+                    "SELECT operation_id, body FROM operations WHERE operation_id IN"
+                    f" ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((str(operation_id), bytes(body)) for operation_id, body in rows)
+        return found
 
     def find_seq(self, operation_id: str, counter: int) -> int | None:
         """The seq at which (operation_id, counter) was accepted, if still in the log."""
