@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +168,79 @@ def test_pending_updates_and_commit_callbacks_follow_the_writer(tmp_path: Path) 
     finally:
         assert writer.close(10)
         store.close()
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's connection holding the database's write lock (as a backup tool
+    or a second program would), until it is rolled back."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    return blocker
+
+
+def test_a_write_refused_past_the_busy_timeout_is_retried_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    """The lock is held for longer than the 5 s busy timeout: SQLite refuses the
+    transaction ("database is locked"). Before, the writer logged it and went on with the
+    next batch, whose cursor then passed updates that were never stored."""
+    path = tmp_path / "history.db"
+    store = HistoryStore(path)
+    seen: list[BaseException] = []
+    writer = StoreWriter(store, on_error=seen.append)
+    blocker = _hold_write_lock(path)
+    try:
+        for n in range(1, 11):
+            writer.submit_updates("hub-a", [upd(f"op{n}", "queued", n, T0 + n)])
+        deadline = time.monotonic() + 20
+        while writer.error_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert writer.error_count >= 1, "the lock was never refused"
+        assert "database is locked" in str(writer.last_error)
+        assert len(seen) == 1, "a run of refusals is reported once"
+        for n in range(11, 21):  # arrive while the first batch waits: they queue behind it
+            writer.submit_updates("hub-a", [upd(f"op{n}", "queued", n, T0 + n)])
+        assert store.cursor() is None
+        assert writer.updates_pending == 20
+    finally:
+        blocker.rollback()
+        blocker.close()
+    try:
+        assert writer.flush(20)
+        assert store.cursor() == ("hub-a", 20)
+        assert store.count_events().value == 20
+        assert writer.updates_pending == 0
+    finally:
+        assert writer.close(10)
+        store.close()
+
+
+def test_quitting_while_writes_are_refused_leaves_the_cursor_before_what_was_not_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.db"
+    store = HistoryStore(path)
+    writer = StoreWriter(store)
+    writer.submit_updates("hub-a", [upd("op1", "queued", 1, T0)])
+    assert writer.flush(10)
+    blocker = _hold_write_lock(path)
+    try:
+        writer.submit_updates("hub-a", [upd("op2", "queued", 2, T0)])
+        deadline = time.monotonic() + 20
+        while writer.error_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert writer.error_count >= 1
+        writer.submit_updates("hub-a", [upd("op3", "queued", 3, T0)])
+        assert writer.close(20), "close() must not wait for the lock for ever"
+        assert writer.updates_pending == 0
+    finally:
+        blocker.rollback()
+        blocker.close()
+    store.close()
+    reopened = HistoryStore(path)
+    try:
+        # op3 was never written either: a cursor at 3 would hide op2 for good.
+        assert reopened.cursor() == ("hub-a", 1)
+        assert reopened.count_events().value == 1
+    finally:
+        reopened.close()

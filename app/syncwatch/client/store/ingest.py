@@ -28,7 +28,7 @@ from typing import Final, NamedTuple
 
 import peewee
 
-from syncwatch.client.store.schema import INTERRUPTED, execute, raw_cursor
+from syncwatch.client.store.schema import INTERRUPTED, execute, raw_cursor, write_transaction
 from syncwatch.core.protocol import Snapshot, SyncUpdate
 
 #: Keep a progress tick when this many seconds passed since the last one kept...
@@ -356,7 +356,7 @@ def apply_updates(
     queued or in-progress operations before (see ``sync_minute_stats``)."""
     if not hub_id:
         raise ValueError("hub_id must not be empty")
-    with db.atomic():
+    with write_transaction(db):
         stored = read_cursor(db)
         floor = stored[1] if stored is not None and stored[0] == hub_id else 0
         fresh = [u for u in updates if u.seq is None or u.seq > floor]
@@ -393,7 +393,7 @@ def apply_snapshot(
     """
     if not hub_id:
         raise ValueError("hub_id must not be empty")
-    with db.atomic():
+    with write_transaction(db):
         stored = read_cursor(db)
         known = {u.operation_id for u in snapshot.operations}
         in_flight = [

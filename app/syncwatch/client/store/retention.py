@@ -14,7 +14,7 @@ from typing import Final
 import peewee
 
 from syncwatch.client.store.rows import CleanupResult
-from syncwatch.client.store.schema import execute
+from syncwatch.client.store.schema import execute, write_transaction
 
 BATCH_ROWS: Final = 5000
 _DAY: Final = 86_400.0
@@ -63,7 +63,7 @@ def cleanup_steps(
             f"(SELECT {key} FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
         )
         while True:
-            with db.atomic():
+            with write_transaction(db):
                 deleted = execute(db, sql, (cutoff / unit, batch_rows)).rowcount
             result = dataclasses.replace(result, **{name: getattr(result, name) + deleted})
             yield result

@@ -51,6 +51,17 @@ def execute(db: peewee.SqliteDatabase, sql: str, params: Sequence[Any] = ()) -> 
     return cast(sqlite3.Cursor, db.execute_sql(sql, params))  # type: ignore[no-untyped-call]
 
 
+def write_transaction(db: peewee.SqliteDatabase) -> Any:
+    """``db.atomic()`` that takes the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads first (the cursor, the operations it updates) and
+    writes second cannot wait for a lock another connection holds: SQLite refuses the
+    upgrade at once with "database is locked" instead of honouring ``busy_timeout``, since
+    waiting could deadlock. Taking the lock up front makes the writer wait its turn behind
+    another program's write, as the busy timeout intends."""
+    return db.atomic(lock_type="IMMEDIATE")
+
+
 def raw_cursor(db: peewee.SqliteDatabase) -> sqlite3.Cursor:
     """A cursor of ``db``'s connection, for executemany on the bulk paths."""
     return cast(sqlite3.Cursor, db.cursor())  # type: ignore[no-untyped-call]
@@ -399,7 +410,7 @@ def migrate(db: peewee.SqliteDatabase, now: float, *, target: int = SCHEMA_VERSI
             "version INTEGER NOT NULL PRIMARY KEY, applied_at REAL NOT NULL)",
         )
     for version in range(found + 1, target + 1):
-        with db.atomic():
+        with write_transaction(db):
             MIGRATIONS[version - 1](db)
             execute(
                 db, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, now)

@@ -25,7 +25,7 @@ from syncwatch.client.store import ingest, retention
 from syncwatch.client.store.queries import HistoryReader
 from syncwatch.client.store.recovery import open_or_recover
 from syncwatch.client.store.rows import CleanupResult, HealthSnapshotLike
-from syncwatch.client.store.schema import execute
+from syncwatch.client.store.schema import execute, write_transaction
 from syncwatch.core.connection import ConnectionStatus, LatencyStats
 from syncwatch.core.protocol import Snapshot, SyncUpdate
 
@@ -90,7 +90,7 @@ class HistoryStore(HistoryReader):
     def record_connection(self, status: ConnectionStatus, latency: LatencyStats | None) -> None:
         """Append a connection state change (at ``status.since``) with latency figures."""
         lat = latency or LatencyStats()
-        with self._db.atomic():
+        with write_transaction(self._db):
             execute(
                 self._db,
                 "INSERT INTO connection_status (at, state, hub_url, attempt, reason, hub_id, "
@@ -111,7 +111,7 @@ class HistoryStore(HistoryReader):
     def record_health_snapshot(self, snapshot: HealthSnapshotLike) -> None:
         """Append one periodic health check's findings."""
         status = snapshot.status
-        with self._db.atomic():
+        with write_transaction(self._db):
             execute(
                 self._db,
                 "INSERT INTO sync_status_snapshots (at, status, score, error_rate, "

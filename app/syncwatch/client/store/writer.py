@@ -12,9 +12,17 @@ Retention cleanup runs as a background job one batch (one short transaction) at 
 time, with queued commands served between batches, so "clean up now" on a big history
 never holds up incoming updates for long.
 
-A failed transaction (disk full, I/O error) is logged, counted in ``error_count`` and
-kept in ``last_error`` for the UI, and the writer carries on: the cursor did not move,
-so the client's next resume fetches those updates again.
+Nothing received is dropped for a reason that passes. A transaction that SQLite refuses
+with an operational error (the file locked by another process for longer than the busy
+timeout, disk full, an I/O error) is rolled back and tried again, waiting 0.05 s, then
+twice as long each time up to 5 s, for as long as it takes; what was submitted after it
+waits behind it, so the cursor never passes an update that is not stored. The backlog
+that builds up meanwhile stops the engine reading from the hub (flow control), and the
+hub keeps the rest. If the app quits while a write is still refused, that batch and
+everything after it stay unwritten and the cursor stays before them: the next start
+resumes from there. The first failure of a run of them is logged with its traceback and
+kept in ``last_error`` for the UI, and ``error_count`` counts every attempt that failed.
+Any other exception is a bug in this program: it is logged and the batch is given up.
 
 The producer learns about progress without polling: :meth:`StoreWriter.set_on_commit`
 registers a callback the writer thread calls after each write it settles, and
@@ -27,11 +35,14 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Final
+
+import peewee
 
 from syncwatch.client.store.rows import CleanupResult, HealthSnapshotLike
 from syncwatch.client.store.store import (
@@ -48,6 +59,11 @@ _log = logging.getLogger(__name__)
 #: backlog a commit still lands about every 100 ms (the cursor, and what a crash keeps,
 #: never lag far behind) while the per-commit cost is spread over thousands of rows.
 MAX_BATCH_UPDATES: Final = 5_000
+#: Waits between attempts at a write SQLite refused for a reason that passes.
+RETRY_FIRST_S: Final = 0.05
+RETRY_MAX_S: Final = 5.0
+#: What SQLite says when the reason may pass (locked, busy, full, I/O): worth retrying.
+_PASSING_ERRORS: Final = (sqlite3.OperationalError, peewee.OperationalError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +138,18 @@ class StoreWriter:
         self.transactions = 0
         #: Updates handed to :meth:`submit_updates` (written by the producer thread only)...
         self._updates_submitted = 0
-        #: ...and those the writer settled: committed, skipped as replays, or lost to a
-        #: failed transaction (written by the writer thread only, so no lock is needed).
+        #: ...and those the writer settled: committed, skipped as replays, or not written
+        #: (quitting while the database refused them, or a bug); written by the writer
+        #: thread only, so no lock is needed.
         self._updates_settled = 0
         #: Called on the writer thread after each settled write (see set_on_commit).
         self._on_commit: Callable[[], None] | None = None
         self._closed = False
         self._close_lock = threading.Lock()
+        #: Set by close(): cuts short a wait between attempts at a refused write.
+        self._closing = threading.Event()
+        #: A write was still refused when close() came: nothing after it is written.
+        self._stranded = False
         self._job: tuple[Iterator[CleanupResult], Future[CleanupResult]] | None = None
         self._job_result = CleanupResult()
         self._thread = threading.Thread(
@@ -202,6 +223,7 @@ class StoreWriter:
         with self._close_lock:
             if not self._closed:
                 self._closed = True
+                self._closing.set()
                 self._queue.put(_STOP)
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -250,7 +272,7 @@ class StoreWriter:
             else:
                 held = nxt
                 break
-        self._guard(lambda: self._apply(first.hub_id, updates))
+        self._write_until_done(lambda: self._apply(first.hub_id, updates))
         self._updates_settled += len(updates)
         self._committed()
         return held
@@ -262,7 +284,7 @@ class StoreWriter:
     def _execute(self, command: _Command) -> None:
         store = self.store
         if isinstance(command, _Snapshot):
-            self._guard(
+            self._write_until_done(
                 lambda: store.apply_snapshot(command.hub_id, command.snapshot, command.gap_from)
             )
         elif isinstance(command, _Connection):
@@ -320,14 +342,49 @@ class StoreWriter:
         while self._job is not None:
             self._advance_job()
 
+    def _write_until_done(self, write: Callable[[], object]) -> None:
+        """Run a write that moves the cursor (updates, a snapshot) until it commits; see
+        the module docstring for why, and for what happens when the app quits first."""
+        delay = RETRY_FIRST_S
+        attempts = 0
+        while not self._stranded:
+            try:
+                write()
+            except _PASSING_ERRORS as exc:
+                attempts += 1
+                if attempts == 1:
+                    self._failed(exc, retrying=True)
+                else:
+                    self.last_error = exc
+                    self.error_count += 1
+                if self._closing.is_set():
+                    self._stranded = True
+                    _log.error(
+                        "quitting while the history cannot be written (%s): what was not "
+                        "written is fetched from the hub again at the next start",
+                        exc,
+                    )
+                    return
+                self._closing.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            except Exception as exc:  # a bug: logged and surfaced, the writer goes on
+                self._failed(exc)
+                return
+            if attempts:
+                _log.warning("history written again after %d refused attempts", attempts)
+            return
+
     def _guard(self, write: Callable[[], object]) -> None:
         try:
             write()
         except Exception as exc:  # logged and surfaced: the writer goes on
             self._failed(exc)
 
-    def _failed(self, exc: BaseException) -> None:
-        _log.error("history write failed: %s", exc, exc_info=exc)
+    def _failed(self, exc: BaseException, *, retrying: bool = False) -> None:
+        _log.error(
+            "history write failed%s: %s", ", trying again" if retrying else "", exc, exc_info=exc
+        )
         self.last_error = exc
         self.error_count += 1
         if self._on_error is not None:
