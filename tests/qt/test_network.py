@@ -75,3 +75,23 @@ def test_start_loads_the_platform_backend_without_warnings(qtbot: QtBot) -> None
         qtbot.wait(120)  # the resume check ticks without reporting a sleep
     finally:
         monitor.stop()
+
+
+def test_for_a_hub_on_loopback_only_the_resume_check_runs(qtbot: QtBot) -> None:
+    """start(reachability=False) loads no backend, yet a sleep is still reported by the
+    periodic check alone."""
+    clocks = SteppedClocks()
+    monitor = NetworkMonitor(
+        wall_clock=lambda: clocks.wall, monotonic=lambda: clocks.mono, check_interval_ms=20
+    )
+    monitor.start(reachability=False)
+    try:
+        assert monitor.backend is None
+        assert monitor.online is None
+        clocks.asleep(600)
+        with qtbot.waitSignal(monitor.resumed, timeout=2000) as blocker:
+            pass  # the timer's next check sees the jump
+        assert blocker.args is not None
+        assert abs(blocker.args[0] - 600) < 1e-6
+    finally:
+        monitor.stop()

@@ -650,6 +650,15 @@ async def _http_get(endpoint: HubEndpoint, path: str) -> str:
     return body.decode("utf-8", "replace")
 
 
+def hub_is_loopback(hub_url: str) -> bool:
+    """Whether the hub runs on this machine (no network state can cut it off); False for
+    a URL that is not a valid hub address."""
+    try:
+        return HubEndpoint(hub_url).is_loopback
+    except ValueError:
+        return False
+
+
 def public_url(hub_url: str) -> str:
     """The hub URL without user info or a ``token`` query parameter: safe to show."""
     parts = urlsplit(hub_url)

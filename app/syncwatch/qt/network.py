@@ -77,10 +77,17 @@ class NetworkMonitor(QObject):
         """The platform's reachability hint: True, False, or None when it gives none."""
         return self._online
 
-    def start(self) -> None:
-        """Load the reachability backend (if the platform has one) and start resume checks."""
+    def start(self, *, reachability: bool = True) -> None:
+        """Start resume checks and, with ``reachability``, load the platform's reachability
+        backend (if it has one).
+
+        Pass ``reachability=False`` for a hub on loopback: the client ignores offline hints
+        for it anyway, and a backend is not free (the glib one loads GIO and its modules,
+        ~4 MiB of the tray-only footprint)."""
         self._offset = self._wall_clock() - self._monotonic()
         self._timer.start()
+        if not reachability:
+            return
         if QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
             info = QNetworkInformation.instance()
             if info is not None:
