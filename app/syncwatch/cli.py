@@ -10,7 +10,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -29,10 +28,32 @@ class _Command(Protocol):
 
 
 def package_version() -> str:
+    # importlib.metadata costs ~150 ms and ~2 MiB to import (email, zipfile, csv...): the
+    # GUI's start-up, before the tray icon, must not pay for it (see _VersionAction).
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
     try:
         return version("syncwatch")
     except PackageNotFoundError:  # running from a source tree that was not installed
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: looks the version up only when asked (argparse's own action needs the
+    string when the parser is built, i.e. on every start)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"syncwatch {package_version()}")
+        parser.exit()
 
 
 def gui_parser() -> argparse.ArgumentParser:
@@ -46,7 +67,7 @@ def gui_parser() -> argparse.ArgumentParser:
         + "; ".join(f"syncwatch {name} - {text}" for name, (_, text) in SUBCOMMANDS.items())
         + ". See `syncwatch COMMAND --help`.",
     )
-    parser.add_argument("--version", action="version", version=f"syncwatch {package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--hub",
         metavar="URL",

@@ -26,7 +26,6 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Final, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -189,6 +188,9 @@ def read_log_tail(log_file: Path, lines: int, max_bytes: int = 256 * 1024) -> li
 
 def package_versions(names: Sequence[str] = REPORTED_PACKAGES) -> dict[str, str]:
     """Installed versions by distribution name, without importing anything."""
+    # importlib.metadata costs ~150 ms and ~2 MiB to import: only when a report is made.
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
     found: dict[str, str] = {}
     for name in names:
         try:

@@ -92,12 +92,14 @@ def test_app_with_demo_runs_records_history_and_quits_cleanly_on_sigterm(tmp_pat
             env=app_env(tmp_path),
         )
     try:
-        wait_for_line(log_file, proc, "tray icon shown", timeout=30)
+        wait_for_line(log_file, proc, "tray icon docked", timeout=30)
         wait_for_line(log_file, proc, "history committed", timeout=30)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert "stopped cleanly" in log_file.read_text(encoding="utf-8")
         assert "Traceback" not in log_file.read_text(encoding="utf-8")
+        # The embedded hub is on loopback: no reachability backend is loaded for it.
+        assert "network reachability: not watched" in log_file.read_text(encoding="utf-8")
     finally:
         if proc.poll() is None:
             proc.kill()
