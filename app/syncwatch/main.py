@@ -26,7 +26,9 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -219,29 +221,69 @@ def _run_gui(options: LaunchOptions, started: float, log_file: Path | None) -> i
         lock.release()
 
 
-def _instance_server_name(data_dir: Path) -> str:
+def instance_socket_path(data_dir: Path) -> Path:
+    """Where the instance using ``data_dir`` listens for "show yourself" requests.
+
+    A Unix socket in the user's runtime directory (``$XDG_RUNTIME_DIR``, private to the
+    user), else in the temp directory with a name holding the uid; either way only the
+    user may connect (mode 0600). Plain asyncio rather than QLocalServer: QtNetwork cost
+    ~3 MiB of the tray-only footprint for this one message. The name is a digest of the
+    data directory, so that it fits the 107-byte limit of socket paths."""
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    return f"syncwatch-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / f"syncwatch-{digest}.sock"
+    return Path(tempfile.gettempdir()) / f"syncwatch-{uid}-{digest}.sock"
 
 
 def _ask_running_instance_to_show(data_dir: Path) -> bool:
-    from PySide6.QtNetwork import QLocalSocket  # noqa: PLC0415
-
-    socket = QLocalSocket()
-    socket.connectToServer(_instance_server_name(data_dir))
-    if not socket.waitForConnected(2000):
+    """Ask the instance holding ``data_dir`` to raise its dashboard; False if none answers."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(2.0)
+            conn.connect(str(instance_socket_path(data_dir)))
+            conn.sendall(b"show\n")
+            # Wait for its answer, so that "raised" is true when this process says it.
+            return conn.recv(16).startswith(b"ok")
+    except OSError:
         return False
-    socket.write(b"show\n")
-    socket.waitForBytesWritten(2000)
-    socket.disconnectFromServer()
-    return True
+
+
+async def _listen_for_second_launches(
+    data_dir: Path, on_show: Callable[[], None]
+) -> asyncio.AbstractServer | None:
+    """Serve :func:`_ask_running_instance_to_show`; None (logged) if the socket cannot be
+    made - a second launch then says it cannot reach this one, nothing worse."""
+    path = instance_socket_path(data_dir)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5.0)
+            if request.strip() == b"show":
+                on_show()
+                writer.write(b"ok\n")
+                await writer.drain()
+        except (OSError, TimeoutError):
+            pass  # a client that went away or never spoke: nothing to do
+        finally:
+            writer.close()
+
+    # This process holds the instance lock: a socket file left there is a dead one's.
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    try:
+        server = await asyncio.start_unix_server(answer, path=str(path))
+        path.chmod(0o600)
+    except OSError as exc:
+        log.warning("a second launch will not be able to raise this one: %s", exc)
+        return None
+    return server
 
 
 async def _serve(
     app: QApplication, options: LaunchOptions, early_icon: QSystemTrayIcon, log_file: Path | None
 ) -> int:
-    from PySide6.QtNetwork import QLocalServer  # noqa: PLC0415
-
     from syncwatch import desktop  # noqa: PLC0415
     from syncwatch.client.engine import SyncEngine, hub_is_loopback, public_url  # noqa: PLC0415
     from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
@@ -321,20 +363,8 @@ async def _serve(
 
     model.historyChanged.connect(first_commit)
 
-    instance_server = QLocalServer()
-    instance_server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-    QLocalServer.removeServer(_instance_server_name(options.data_dir))
-
-    def on_second_launch() -> None:
-        """Another `syncwatch` started with this data dir: it exits, we raise the dashboard."""
-        connection = instance_server.nextPendingConnection()
-        if connection is not None:
-            connection.close()
-            connection.deleteLater()
-        faces.open_dashboard()
-
-    if instance_server.listen(_instance_server_name(options.data_dir)):
-        instance_server.newConnection.connect(on_second_launch)
+    # Another `syncwatch` started with this data dir: it exits, we raise the dashboard.
+    instance_server = await _listen_for_second_launches(options.data_dir, faces.open_dashboard)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -378,7 +408,10 @@ async def _serve(
     network.stop()
     model.shutdown()
     faces.close()
-    instance_server.close()
+    if instance_server is not None:
+        instance_server.close()
+        with contextlib.suppress(OSError):
+            instance_socket_path(options.data_dir).unlink()
     await loop.run_in_executor(None, writer.close)
     reader.close()
     store.close()

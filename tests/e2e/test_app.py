@@ -108,3 +108,52 @@ def test_app_with_demo_runs_records_history_and_quits_cleanly_on_sigterm(tmp_pat
         check = db.execute("PRAGMA integrity_check").fetchone()[0]
     assert operations > 0
     assert check == "ok"
+
+
+def _dashboard_windows(env: dict[str, str]) -> list[str]:
+    """Window ids of visible top-level windows named exactly "Syncwatch" (the dashboard)."""
+    out = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", "^Syncwatch$"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    return out.stdout.split()
+
+
+def test_a_second_launch_raises_the_first_ones_dashboard_and_exits(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = app_env(tmp_path)
+    log_file = tmp_path / "stderr.log"
+    with log_file.open("wb") as stderr:
+        first = subprocess.Popen(
+            [SYNCWATCH, "--data-dir", str(data)], stderr=stderr, stdout=subprocess.DEVNULL, env=env
+        )
+    try:
+        app_log = tmp_path / "state" / "syncwatch" / "log" / "syncwatch.log"
+        deadline = time.monotonic() + 60
+        while not app_log.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        wait_for_line(app_log, first, "syncwatch ready", timeout=60)
+        assert _dashboard_windows(env) == [], "the dashboard is not open at start"
+        second = subprocess.run(
+            [SYNCWATCH, "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=60,
+        )
+        assert second.returncode == 0, second.stderr
+        assert "already running; its dashboard was raised" in second.stderr
+        deadline = time.monotonic() + 10
+        while not _dashboard_windows(env) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _dashboard_windows(env), "the first instance did not show its dashboard"
+        assert first.poll() is None, "the first instance must keep running"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    # A clean exit removes the socket; the next start listens anew.
+    assert "Traceback" not in log_file.read_text(encoding="utf-8")

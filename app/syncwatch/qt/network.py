@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtNetwork import QNetworkInformation
+
+if TYPE_CHECKING:
+    # Imported when a backend is loaded: QtNetwork costs ~3 MiB, and a hub on loopback
+    # needs no backend (see NetworkMonitor.start).
+    from PySide6.QtNetwork import QNetworkInformation
 
 #: How often the clocks are compared; once every few seconds costs nothing while idle.
 RESUME_CHECK_INTERVAL_MS: Final = 5_000
 #: A wall-clock lead over the monotonic clock larger than this is a sleep, not NTP slew.
 RESUME_JUMP_THRESHOLD_S: Final = 8.0
-
-_OFFLINE: Final = QNetworkInformation.Reachability.Disconnected
-_UNKNOWN: Final = QNetworkInformation.Reachability.Unknown
 
 
 class NetworkMonitor(QObject):
@@ -88,6 +89,8 @@ class NetworkMonitor(QObject):
         self._timer.start()
         if not reachability:
             return
+        from PySide6.QtNetwork import QNetworkInformation  # noqa: PLC0415
+
         if QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
             info = QNetworkInformation.instance()
             if info is not None:
@@ -97,10 +100,14 @@ class NetworkMonitor(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
+        if self.backend is None:
+            return
+        from PySide6.QtNetwork import QNetworkInformation  # noqa: PLC0415
+
         info = QNetworkInformation.instance()
-        if info is not None and self.backend is not None:
+        if info is not None:
             info.reachabilityChanged.disconnect(self._on_reachability)
-            self.backend = None
+        self.backend = None
 
     def set_online_hint(self, online: bool | None) -> None:
         """Take a reachability hint (from QNetworkInformation, or a test)."""
@@ -121,6 +128,8 @@ class NetworkMonitor(QObject):
         return None
 
     def _on_reachability(self, reachability: QNetworkInformation.Reachability) -> None:
-        if reachability == _UNKNOWN:
+        from PySide6.QtNetwork import QNetworkInformation  # noqa: PLC0415
+
+        if reachability == QNetworkInformation.Reachability.Unknown:
             return
-        self.set_online_hint(reachability != _OFFLINE)
+        self.set_online_hint(reachability != QNetworkInformation.Reachability.Disconnected)
