@@ -76,8 +76,8 @@ class HubConfig:
     max_finished_operations: int = DEFAULT_MAX_FINISHED
     #: At most this many active (queued, in_progress) operations are held: beyond it an
     #: update that would start a new one is refused with error ``too_many_active``, while
-    #: updates about known operations still go in (~0.8 KiB of memory each, so the
-    #: default bounds them to ~80 MiB however long a publisher keeps starting new ones).
+    #: updates about known operations still go in (~0.4 KiB of memory each, so the
+    #: default bounds them to ~40 MiB however long a publisher keeps starting new ones).
     max_active_operations: int = DEFAULT_MAX_ACTIVE
     #: An active (queued, in_progress) operation that no update has named for this long is
     #: given up: the hub appends a ``failed`` update saying so (docs/protocol.md, section 8).
@@ -86,6 +86,12 @@ class HubConfig:
     maintenance_interval_s: float = 60.0
     #: Under load, live updates are gathered for at most this long into one batch frame.
     coalesce_window_s: float = 0.02
+    #: Updates accepted and not yet committed, all publishers together, beyond which the
+    #: hub reads no more from publishers until the log's commit catches up: a burst then
+    #: waits in the publishers' sockets, not in the hub's memory. (A first commit of a
+    #: 20,000-update burst let the hub hold 12 MiB of it at once, and the allocator kept
+    #: those pages after the burst: docs/reliability.md.)
+    max_uncommitted_updates: int = 5_000
     #: Updates held in memory for one viewer; a viewer further behind is served from the
     #: log until it has caught up (hub.viewers).
     viewer_backlog_updates: int = 10_000
@@ -127,6 +133,7 @@ class HubConfig:
             ("publisher_burst", self.publisher_burst),
             ("retention_updates", self.retention_updates),
             ("viewer_backlog_updates", self.viewer_backlog_updates),
+            ("max_uncommitted_updates", self.max_uncommitted_updates),
             ("max_finished_operations", self.max_finished_operations),
             ("max_active_operations", self.max_active_operations),
         ):

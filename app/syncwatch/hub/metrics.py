@@ -28,6 +28,10 @@ class HubCounters:
     operations_abandoned: int = 0
     #: Updates refused because they would start an operation beyond max_active_operations.
     active_limit_refusals: int = 0
+    #: Times a publisher was not read while max_uncommitted_updates waited for a commit.
+    publisher_reads_held: int = 0
+    #: The most updates that waited for the log's commit at once (a high-water mark).
+    uncommitted_peak: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,19 @@ def render_metrics(counters: HubCounters, gauges: HubGauges) -> str:
             "counter",
             "Updates refused because they would start an operation beyond max_active_operations.",
             counters.active_limit_refusals,
+        ),
+        (
+            "publisher_reads_held_total",
+            "counter",
+            "Times publishers were not read while max_uncommitted_updates waited for the "
+            "log's commit.",
+            counters.publisher_reads_held,
+        ),
+        (
+            "uncommitted_updates_peak",
+            "gauge",
+            "The most updates that waited for the log's commit at once since start.",
+            counters.uncommitted_peak,
         ),
         ("seq", "gauge", "The latest committed seq.", gauges.seq),
         ("oldest_seq", "gauge", "The oldest seq still in the log (0: empty).", gauges.oldest_seq),

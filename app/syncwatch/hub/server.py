@@ -399,6 +399,7 @@ class Hub:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await session.wait_for_room()
+                await self._room_to_accept()
                 for after_seq, ack in self._accept(updates, source):
                     session.queue(after_seq, ack)
         except RateLimitError as exc:
@@ -659,6 +660,7 @@ class Hub:
                 )
         if records:
             self._pending.extend(records)
+            self.counters.uncommitted_peak = max(self.counters.uncommitted_peak, len(self._pending))
             event_log.append(records)
             self.counters.updates_accepted += len(records)
         return acks
@@ -668,7 +670,7 @@ class Hub:
         ``max_active_operations`` (sent after the acks of the updates before it).
 
         Without the bound, a publisher that keeps starting operations and never ends them
-        (a bug, or a token in the wrong hands) grows the hub by ~0.8 KiB per operation for
+        (a bug, or a token in the wrong hands) grows the hub by ~0.4 KiB per operation for
         a whole ``abandon_after_s``; at the rate limit that is gigabytes. With it, the hub
         stays bounded and every known operation can still be reported to the end, so the
         refusals stop as soon as some finish. A warning is logged each time the bound is
@@ -856,6 +858,16 @@ class Hub:
             abandoning.pop(operation_id, None)
         if given_up:
             log.info("%d active operations abandoned (%s)", given_up, reason)
+
+    async def _room_to_accept(self) -> None:
+        """Wait while ``max_uncommitted_updates`` or more wait for the log's commit (see
+        HubConfig): each publisher then stops being read, and TCP holds the rest back."""
+        bound = self.config.max_uncommitted_updates
+        if len(self._pending) >= bound:
+            self.counters.publisher_reads_held += 1
+        while len(self._pending) >= bound and self._writing():
+            self._commit_event.clear()
+            await self._commit_event.wait()
 
     def _writing(self) -> bool:
         """Whether the hub still appends to its log (not stopping, the log not failed)."""
