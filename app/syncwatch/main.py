@@ -221,7 +221,7 @@ def _run_gui(options: LaunchOptions, started: float, log_file: Path | None) -> i
         lock.release()
 
 
-def instance_socket_path(data_dir: Path) -> Path:
+def _instance_socket_path(data_dir: Path) -> Path:
     """Where the instance using ``data_dir`` listens for "show yourself" requests.
 
     A Unix socket in the user's runtime directory (``$XDG_RUNTIME_DIR``, private to the
@@ -242,7 +242,7 @@ def _ask_running_instance_to_show(data_dir: Path) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(2.0)
-            conn.connect(str(instance_socket_path(data_dir)))
+            conn.connect(str(_instance_socket_path(data_dir)))
             conn.sendall(b"show\n")
             # Wait for its answer, so that "raised" is true when this process says it.
             return conn.recv(16).startswith(b"ok")
@@ -255,7 +255,7 @@ async def _listen_for_second_launches(
 ) -> asyncio.AbstractServer | None:
     """Serve :func:`_ask_running_instance_to_show`; None (logged) if the socket cannot be
     made - a second launch then says it cannot reach this one, nothing worse."""
-    path = instance_socket_path(data_dir)
+    path = _instance_socket_path(data_dir)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -411,7 +411,7 @@ async def _serve(
     if instance_server is not None:
         instance_server.close()
         with contextlib.suppress(OSError):
-            instance_socket_path(options.data_dir).unlink()
+            _instance_socket_path(options.data_dir).unlink()
     await loop.run_in_executor(None, writer.close)
     reader.close()
     store.close()

@@ -11,12 +11,13 @@ which reports back through ``call_soon_threadsafe`` (reads of the log run in wor
 threads through their own connection).
 
 Memory: per operation the hub holds a few integers (its latest seq, the publisher's last
-counter, when it was last heard of), never the update itself. A snapshot is read from the
+counter, when it was last heard of), never the update itself: a snapshot is read from the
 log's operations table, which the same commits keep, and then brought up to date by a
-replay. Holding each operation's encoded state in memory as well cost ~1 KiB per
-operation; a hostile flood of 14,000 never-ended operations left the hub's RSS 40% higher
-for good, because the allocator's arenas that held them stayed pinned by the few objects
-allocated beside them (docs/reliability.md).
+replay (holding every operation's encoded update cost ~1.1 KiB per operation). And at
+most ``max_uncommitted_updates`` wait for the log's commit at a time: after a burst the
+allocator keeps the pages its peak filled (a few long-lived objects pin each of them), so
+the peak, not the total, decides how much bigger a burst leaves the hub
+(docs/reliability.md).
 """
 
 from __future__ import annotations
