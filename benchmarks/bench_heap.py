@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,13 @@ _MEASURE = (
 _FREEZE = "from syncwatch.heap import freeze_long_lived; freeze_long_lived('bench')"
 
 
+def _child_env(**extra: str) -> dict[str, str]:
+    """A bare environment (no inherited allocator or debug settings) that still imports
+    this checkout's code, whichever checkout the virtualenv was installed from."""
+    root = Path(__file__).resolve().parents[1]
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{root / 'app'}{os.pathsep}{root}", **extra}
+
+
 def _collect_cost(setup: str, freeze: bool) -> tuple[int, float]:
     code = _MEASURE.format(setup=setup, freeze=_FREEZE if freeze else "")
     out = subprocess.run(
@@ -67,7 +75,7 @@ def _collect_cost(setup: str, freeze: bool) -> tuple[int, float]:
         capture_output=True,
         text=True,
         check=True,
-        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+        env=_child_env(QT_QPA_PLATFORM="offscreen"),
     ).stdout.split()
     return int(out[-2]), float(out[-1])
 
@@ -205,7 +213,7 @@ def _allocator_rows() -> list[tuple[str, float, float, float, float, int]]:
             capture_output=True,
             text=True,
             check=True,
-            env={"PYTHONMALLOC": allocator, "PATH": "/usr/bin:/bin"},
+            env=_child_env(PYTHONMALLOC=allocator),
         ).stdout.split()
         before, after, live_before, live_after = (float(x) for x in out[-5:-1])
         rows.append((allocator, before, after, live_before, live_after, int(out[-1])))
