@@ -80,8 +80,9 @@ class LoggedUpdate(NamedTuple):
 
 
 class StoredOperation(NamedTuple):
-    """What the hub holds in memory of one operation's latest update (its body stays in
-    the log: snapshots and verdicts read it from there, see :meth:`EventLog.snapshot`)."""
+    """One row of the operations table without its body, as the hub reads them at start-up
+    (the body stays in the log: snapshots and verdicts read it from there, see
+    :meth:`EventLog.snapshot` and :meth:`EventLog.bodies`)."""
 
     operation_id: str
     seq: int
