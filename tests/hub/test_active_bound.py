@@ -16,11 +16,7 @@ import pytest
 from syncwatch.client.reporter import Reporter, UpdateRejectedError
 from syncwatch.core.protocol import Ack, ErrorFrame, Snapshot, Status
 from syncwatch.hub import Hub, HubConfig
-from tests.hub.wire import publish, publisher, recv_frame, run, update_json, viewer
-
-
-def _batch(*updates: str) -> str:
-    return '{"type":"batch","updates":[' + ",".join(updates) + "]}"
+from tests.hub.wire import batch_json, publish, publisher, recv_frame, run, update_json, viewer
 
 
 async def _states(hub: Hub) -> dict[str, Status]:
@@ -37,7 +33,7 @@ def test_updates_starting_operations_beyond_the_bound_are_refused_one_by_one(
         config = HubConfig(data_dir=tmp_path / "hub", port=0, max_active_operations=3)
         async with Hub(config) as hub, publisher(hub.url, source="nas") as pub:
             await pub.send(
-                _batch(*(update_json(f"op-{i}", counter=i, progress=10.0) for i in range(1, 6)))
+                batch_json(update_json(f"op-{i}", counter=i, progress=10.0) for i in range(1, 6))
             )
             answers = [await recv_frame(pub) for _ in range(5)]
             # In order: three acks, then one error per refused update, naming it.

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from syncwatch.core.protocol import Ack, Batch, Hello, Snapshot, Status, SyncUpdate
 from syncwatch.hub import Hub, HubConfig
-from tests.hub.wire import publish, publisher, receive_updates, recv_frame, run, update_json, viewer
+from tests.hub.wire import (
+    batch_json,
+    publish,
+    publisher,
+    receive_updates,
+    recv_frame,
+    run,
+    update_json,
+    viewer,
+)
 
 
 def _config(tmp_path: Path, **options: object) -> HubConfig:
@@ -99,12 +108,10 @@ def test_viewers_joining_during_a_stream_get_every_update_exactly_once(tmp_path:
                 async with publisher(hub.url) as pub:
                     for start in range(0, total, 100):
                         await pub.send(
-                            '{"type":"batch","updates":['
-                            + ",".join(
+                            batch_json(
                                 update_json(f"op-{i % 40}", counter=i)
                                 for i in range(start, start + 100)
                             )
-                            + "]}"
                         )
                         await asyncio.sleep(0.002)
                     acks = [await recv_frame(pub) for _ in range(total)]

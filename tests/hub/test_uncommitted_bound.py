@@ -6,7 +6,7 @@ from pathlib import Path
 
 from syncwatch.core.protocol import Ack
 from syncwatch.hub import Hub, HubConfig
-from tests.hub.wire import publisher, recv_frame, run, update_json
+from tests.hub.wire import batch_json, publisher, recv_frame, run, update_json
 
 BATCH = 250
 BATCHES = 40
@@ -22,12 +22,10 @@ def test_a_burst_never_has_more_than_the_bound_waiting_for_the_log(tmp_path: Pat
         async with Hub(config) as hub, publisher(hub.url) as pub:
             for start in range(0, BATCH * BATCHES, BATCH):
                 await pub.send(
-                    '{"type":"batch","updates":['
-                    + ",".join(
+                    batch_json(
                         update_json(f"op-{i}", counter=1, status="queued", progress=0.0)
                         for i in range(start, start + BATCH)
                     )
-                    + "]}"
                 )
             acks = [await recv_frame(pub) for _ in range(BATCH * BATCHES)]
             assert all(isinstance(a, Ack) and not a.duplicate for a in acks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -45,6 +45,11 @@ def update_json(operation_id: str = "op-1", counter: int | None = None, **fields
         else:
             obj[key] = value
     return json.dumps(obj)
+
+
+def batch_json(updates: Iterable[str]) -> str:
+    """A publisher's batch frame of sync_update frames (e.g. from update_json)."""
+    return '{"type":"batch","updates":[' + ",".join(updates) + "]}"
 
 
 async def recv_frame(ws: ClientConnection, limit_s: float = 10.0) -> Frame:
