@@ -53,6 +53,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: How long a clean shutdown may take before the remaining work is abandoned.
 SHUTDOWN_TIMEOUT_S = 15.0
+#: How long a second launch waits for the first one to listen (it may still be starting).
+SECOND_LAUNCH_WAIT_S = 10.0
 #: Updates the self-check publishes and expects to find in the history.
 SELF_CHECK_UPDATES = 60
 
@@ -237,17 +239,27 @@ def _instance_socket_path(data_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"syncwatch-{uid}-{digest}.sock"
 
 
-def _ask_running_instance_to_show(data_dir: Path) -> bool:
-    """Ask the instance holding ``data_dir`` to raise its dashboard; False if none answers."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2.0)
-            conn.connect(str(_instance_socket_path(data_dir)))
-            conn.sendall(b"show\n")
-            # Wait for its answer, so that "raised" is true when this process says it.
-            return conn.recv(16).startswith(b"ok")
-    except OSError:
-        return False
+def _ask_running_instance_to_show(data_dir: Path, *, wait_s: float = SECOND_LAUNCH_WAIT_S) -> bool:
+    """Ask the instance holding ``data_dir`` to raise its dashboard; False if none answers
+    within ``wait_s``. The instance may still be starting (it takes the lock first and
+    listens ~0.5 s later: a launcher clicked twice), so a missing or refusing socket is
+    tried again until then."""
+    path = str(_instance_socket_path(data_dir))
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(2.0)
+                conn.connect(path)
+                conn.sendall(b"show\n")
+                # Wait for its answer, so that "raised" is true when this process says it.
+                return conn.recv(16).startswith(b"ok")
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        except OSError:
+            return False
 
 
 async def _listen_for_second_launches(

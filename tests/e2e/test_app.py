@@ -157,3 +157,43 @@ def test_a_second_launch_raises_the_first_ones_dashboard_and_exits(tmp_path: Pat
         assert first.wait(timeout=30) == 0
     # A clean exit removes the socket; the next start listens anew.
     assert "Traceback" not in log_file.read_text(encoding="utf-8")
+
+
+def test_a_second_launch_while_the_first_is_starting_waits_for_it(tmp_path: Path) -> None:
+    """A launcher clicked twice: the second process finds the instance lock taken before
+    the first one listens, and waits for it instead of giving up. The lock is held here
+    first, so that the window is wide open: the real instance starts only afterwards."""
+    from syncwatch.client.store.lock import acquire_instance_lock
+
+    data = tmp_path / "data"
+    data.mkdir()
+    env = app_env(tmp_path)
+    held = acquire_instance_lock(data)
+    assert held is not None
+    second = subprocess.Popen(
+        [SYNCWATCH, "--data-dir", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    first: subprocess.Popen[bytes] | None = None
+    try:
+        time.sleep(1.5)  # the second one has found the lock taken and nobody listening
+        assert second.poll() is None, "the second launch gave up at once"
+        held.release()
+        first = subprocess.Popen(
+            [SYNCWATCH, "--data-dir", str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        _, stderr = second.communicate(timeout=60)
+        assert second.returncode == 0, stderr
+        assert "already running; its dashboard was raised" in stderr
+    finally:
+        if second.poll() is None:
+            second.kill()
+        if first is not None:
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=30) == 0
