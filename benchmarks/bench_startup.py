@@ -147,6 +147,18 @@ def _child_app(data_dir: Path) -> None:
 # --------------------------------------------------------------------------- parent side
 
 
+def _proc_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Child:
     """A child process whose JSON event lines are read on a thread."""
 
@@ -181,15 +193,10 @@ class Child:
         self.proc.stdin.flush()
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        return _proc_rss_mib(self.proc.pid)
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return _proc_cpu_s(self.proc.pid)
 
     def finish(self) -> int:
         if self.proc.stdin is not None:
@@ -217,18 +224,6 @@ def _logged_at(log_file: Path, offset: int, text: str, proc: subprocess.Popen[by
             raise RuntimeError(f"syncwatch exited ({proc.returncode}) before logging {text!r}")
         time.sleep(0.01)
     raise TimeoutError(f"syncwatch did not log {text!r} within 60 s")
-
-
-def _proc_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def _proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _real_app(env: dict[str, str], idle_s: float, repeats: int) -> dict[str, float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from syncwatch.core.protocol import MAX_HUB_FRAME_BYTES, Ack, Snapshot, parse_frame
 from syncwatch.hub import Hub, HubConfig
 from tests.hub.test_subscribe import _updates
-from tests.hub.wire import batch_json, publish, publisher, recv_frame, run, update_json, viewer
+from tests.hub.wire import publish, publisher, recv_frame, run, stream_batches, update_json, viewer
 
 OPERATIONS = 40
 
@@ -37,17 +37,10 @@ def test_a_snapshot_taken_during_a_stream_is_the_state_at_its_seq(tmp_path: Path
         async with Hub(_config(tmp_path, coalesce_window_s=0.005)) as hub:
 
             async def stream() -> None:
-                async with publisher(hub.url) as pub:
-                    for start in range(0, total, 50):
-                        await pub.send(
-                            batch_json(
-                                update_json(f"op-{i % OPERATIONS}", counter=i, progress=i % 100)
-                                for i in range(start, start + 50)
-                            )
-                        )
-                        await asyncio.sleep(0.001)
-                    acks = [await recv_frame(pub) for _ in range(total)]
-                    assert all(isinstance(a, Ack) for a in acks)
+                acks = await stream_batches(
+                    hub.url, total, batch=50, operations=OPERATIONS, pause_s=0.001
+                )
+                assert all(isinstance(a, Ack) for a in acks)
 
             async def snapshot_viewer(delay: float) -> int:
                 await asyncio.sleep(delay)

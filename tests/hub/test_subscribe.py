@@ -8,12 +8,12 @@ from pathlib import Path
 from syncwatch.core.protocol import Ack, Batch, Hello, Snapshot, Status, SyncUpdate
 from syncwatch.hub import Hub, HubConfig
 from tests.hub.wire import (
-    batch_json,
     publish,
     publisher,
     receive_updates,
     recv_frame,
     run,
+    stream_batches,
     update_json,
     viewer,
 )
@@ -105,17 +105,8 @@ def test_viewers_joining_during_a_stream_get_every_update_exactly_once(tmp_path:
         async with Hub(_config(tmp_path, coalesce_window_s=0.005)) as hub:
 
             async def stream() -> None:
-                async with publisher(hub.url) as pub:
-                    for start in range(0, total, 100):
-                        await pub.send(
-                            batch_json(
-                                update_json(f"op-{i % 40}", counter=i)
-                                for i in range(start, start + 100)
-                            )
-                        )
-                        await asyncio.sleep(0.002)
-                    acks = [await recv_frame(pub) for _ in range(total)]
-                    assert [a.seq for a in acks if isinstance(a, Ack)] == list(range(1, total + 1))
+                acks = await stream_batches(hub.url, total, batch=100, operations=40, pause_s=0.002)
+                assert [a.seq for a in acks if isinstance(a, Ack)] == list(range(1, total + 1))
 
             async def late_viewer(delay: float, since: int | None) -> list[int]:
                 await asyncio.sleep(delay)

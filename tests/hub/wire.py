@@ -93,6 +93,24 @@ async def publish(ws: ClientConnection, messages: list[str]) -> list[Frame]:
     return [await recv_frame(ws) for _ in messages]
 
 
+async def stream_batches(
+    url: str, total: int, *, batch: int, operations: int, pause_s: float
+) -> list[Frame]:
+    """Publish updates 0..total-1 in batch frames without waiting for acks (update i is
+    about ``op-(i % operations)``, with counter i), pausing ``pause_s`` after each frame;
+    returns the hub's answers, one per update."""
+    async with publisher(url) as pub:
+        for start in range(0, total, batch):
+            await pub.send(
+                batch_json(
+                    update_json(f"op-{i % operations}", counter=i)
+                    for i in range(start, min(start + batch, total))
+                )
+            )
+            await asyncio.sleep(pause_s)
+        return [await recv_frame(pub) for _ in range(total)]
+
+
 async def receive_updates(ws: ClientConnection, count: int) -> list[SyncUpdate]:
     """Receive live sync_update/batch frames until ``count`` updates arrived."""
     received: list[SyncUpdate] = []

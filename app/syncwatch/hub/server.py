@@ -275,9 +275,9 @@ class Hub:
         """Wait (at most ``limit_s``) until everything accepted so far is committed."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit_s):
-                while self._committed_seq < self._assigned_seq and not self._log_failed:
-                    self._commit_event.clear()
-                    await self._commit_event.wait()
+                await self._commits_until(
+                    lambda: self._committed_seq >= self._assigned_seq, while_stopping=True
+                )
 
     async def __aenter__(self) -> Hub:
         await self.start()
@@ -588,7 +588,7 @@ class Hub:
                 return
             held = self._held
             bodies = [body for operation_id, body in rows if operation_id in held]
-            del rows
+            del rows  # the snapshot can be large: nothing of it stays alive during the replay
             data = (
                 b'{"type":"snapshot","seq":%d,"hub_id":"%s","operations":['
                 % (seq, self._hub_id.encode())
@@ -866,9 +866,7 @@ class Hub:
         bound = self.config.max_uncommitted_updates
         if len(self._pending) >= bound:
             self.counters.publisher_reads_held += 1
-        while len(self._pending) >= bound and self._writing():
-            self._commit_event.clear()
-            await self._commit_event.wait()
+            await self._commits_until(lambda: len(self._pending) < bound)
 
     def _writing(self) -> bool:
         """Whether the hub still appends to its log (not stopping, the log not failed)."""
@@ -877,8 +875,16 @@ class Hub:
     async def _committed(self, seq: int) -> bool:
         """Wait until the log has committed ``seq``; False if it never will (the log
         failed or the hub is stopping)."""
-        while self._committed_seq < seq:
-            if not self._writing():
+        return await self._commits_until(lambda: self._committed_seq >= seq)
+
+    async def _commits_until(
+        self, done: Callable[[], bool], *, while_stopping: bool = False
+    ) -> bool:
+        """Wait for group commits until ``done()``; False, without waiting further, once
+        the log has failed or (unless ``while_stopping``: stop() itself waits for the last
+        commits) the hub is stopping."""
+        while not done():
+            if self._log_failed or (self._stopping and not while_stopping):
                 return False
             self._commit_event.clear()
             await self._commit_event.wait()
