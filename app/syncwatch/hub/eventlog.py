@@ -27,13 +27,17 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 DB_NAME: Final = "events.sqlite3"
+#: Page cache of the connection replays and snapshots read through (see EventLog).
+READER_CACHE_KIB: Final = 512
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -145,7 +149,11 @@ class EventLog:
                 "SELECT min(seq) FROM events"
             ).fetchone()[0]
             # Replays read on other threads through their own connection (WAL lets them).
+            # They read each page once, in seq order, so its page cache is kept small: at
+            # SQLite's default of 2 MiB, every viewer's catch-up grew the hub until it was
+            # full (the operating system caches the file anyway).
             self._reader_db = self._connect(synchronous)
+            self._reader_db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         except sqlite3.Error as exc:
             raise EventLogError(f"cannot open the event log {self.path}: {exc}") from exc
         self._reader_lock = threading.Lock()
@@ -361,15 +369,25 @@ class EventLog:
 
     # ------------------------------------------------------------------ reading
 
-    def read_after(self, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
-        """Committed updates with ``after < seq <= upto``, at most ``limit``, in seq order.
-        Blocking: call it from a worker thread."""
+    def read_after(
+        self,
+        after: int,
+        upto: int,
+        limit: int,
+        into: Callable[[Iterable[tuple[int, bytes]]], _T],
+    ) -> _T:
+        """``into(rows)``, where ``rows`` yields the committed updates with ``after < seq
+        <= upto``, at most ``limit``, in seq order, as ``(seq, body)`` while they are read.
+
+        A row at a time, not a list: a replay's chunk of a few thousand rows, each a tuple
+        and a bytes object, was a burst of small objects that the allocator kept pages for
+        after every catch-up. Blocking: call it from a worker thread."""
         with self._reader_lock:
             rows = self._reader_db.execute(
                 "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (after, upto, limit),
-            ).fetchall()
-        return [(int(seq), bytes(body)) for seq, body in rows]
+            )
+            return into(rows)
 
     def snapshot(self) -> tuple[int, list[tuple[str, bytes]]]:
         """The operations table as one commit left it: ``(seq, [(operation_id, body)])``,

@@ -5,6 +5,11 @@ assign seqs, and queues one entry per update here. An entry becomes sendable whe
 log has committed its seq; error frames are queued with seq 0, i.e. sendable at once,
 yet still in order behind earlier acks. One task per connection sends what is sendable,
 so publishers can pipeline thousands of updates while each ack still means "durable".
+
+An accepted update is queued as its :class:`LoggedUpdate` (the record the log commits,
+which is alive until then anyway) and its ack encoded only when it is sent: encoding it
+up front held one more bytes object and a tuple per update for the whole wait, thousands
+at once in a burst, and a burst's peak is what the allocator keeps afterwards.
 """
 
 from __future__ import annotations
@@ -18,12 +23,26 @@ from typing import Final
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from syncwatch.core.protocol import Ack, encode_frame
+from syncwatch.hub.eventlog import LoggedUpdate
 from syncwatch.hub.sending import send_text_frames
 
 #: A publisher with this many unacknowledged updates is not read until acks catch up.
 MAX_UNACKED: Final = 20_000
 #: Acks written to the socket in one go at most.
 _WRITE_FRAMES: Final = 512
+
+#: One entry of the queue: an accepted update, acked once its seq is committed, or
+#: (seq that must be committed first, encoded frame). Either way the seq comes first.
+Outgoing = LoggedUpdate | tuple[int, bytes]
+
+
+def _encoded(entry: Outgoing) -> bytes:
+    if isinstance(entry, LoggedUpdate):
+        return encode_frame(
+            Ack(seq=entry.seq, operation_id=entry.operation_id, counter=entry.counter)
+        )
+    return entry[1]
 
 
 class PublisherSession:
@@ -32,15 +51,16 @@ class PublisherSession:
     def __init__(self, ws: ServerConnection, committed_seq: Callable[[], int]) -> None:
         self._ws = ws
         self._committed_seq = committed_seq
-        #: (seq that must be committed first, encoded frame), in the order they were queued.
-        self._outgoing: deque[tuple[int, bytes]] = deque()
+        #: In the order they were queued.
+        self._outgoing: deque[Outgoing] = deque()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
-    def queue(self, after_seq: int, frame: bytes) -> None:
-        """Send ``frame`` once ``after_seq`` is committed (0: as soon as earlier frames are)."""
-        self._outgoing.append((after_seq, frame))
+    def queue(self, entry: Outgoing) -> None:
+        """Send an accepted update's ack once its seq is committed, or ``(after_seq,
+        frame)`` once ``after_seq`` is (0: as soon as the frames before it are)."""
+        self._outgoing.append(entry)
         if len(self._outgoing) >= MAX_UNACKED:
             self._room.clear()
         self._wake.set()
@@ -66,7 +86,7 @@ class PublisherSession:
                 while outgoing and outgoing[0][0] <= committed:
                     frames: list[bytes] = []
                     while outgoing and outgoing[0][0] <= committed and len(frames) < _WRITE_FRAMES:
-                        frames.append(outgoing.popleft()[1])
+                        frames.append(_encoded(outgoing.popleft()))
                     await send_text_frames(ws, frames)
                     if len(outgoing) < MAX_UNACKED // 2:
                         self._room.set()

@@ -33,8 +33,9 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeVar, TypeVarTuple
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -63,7 +64,7 @@ from syncwatch.hub.auth import RedactingLogger, origin_allowed, request_token, t
 from syncwatch.hub.config import HubConfig, Role
 from syncwatch.hub.eventlog import EventLog, LoggedUpdate, Maintenance, StoredOperation
 from syncwatch.hub.metrics import HubCounters, HubGauges, render_metrics
-from syncwatch.hub.publishers import PublisherSession
+from syncwatch.hub.publishers import Outgoing, PublisherSession
 from syncwatch.hub.ratelimit import RateLimiter, RateLimitError
 from syncwatch.hub.sending import send_text_frames
 from syncwatch.hub.viewers import Broadcaster, ViewerSession, make_frames
@@ -81,6 +82,12 @@ CLOSE_SERVER_ERROR: Final = 1011
 REPLAY_CHUNK: Final = 2000
 #: Verdicts on idle operations built and committed at a time (see Hub._give_up).
 ABANDON_CHUNK: Final = 500
+#: Hub._counters packs (counter, seq) as counter << 64 | seq; seqs stay below 2**63.
+_COUNTER_SHIFT: Final = 64
+_SEQ_MASK: Final = (1 << _COUNTER_SHIFT) - 1
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
+
 #: Marks "not in Hub._abandoning any more" (None is the value of the ones that are).
 _HEARD_OF: Final = object()
 
@@ -101,6 +108,11 @@ class Hub:
         self._clock = clock
         self.counters = HubCounters()
         self._log: EventLog | None = None
+        #: The one thread the log's reads run on (replays, snapshots, give-ups): they are
+        #: serialized by the log's reader lock anyway, and with asyncio's default pool
+        #: every new worker thread that read got its own C-allocator arena, which kept
+        #: what the reads had used.
+        self._reader: ThreadPoolExecutor | None = None
         self._server: Server | None = None
         self._port = 0
         self._hub_id = ""
@@ -122,15 +134,19 @@ class Hub:
         #: The active ones, least recently heard of first: operation_id -> arrival time
         #: (us) of its latest accepted update (kept by _accept, so an update still waiting
         #: for its commit counts). Those idle for ``abandon_after_s`` are given up, found
-        #: from the front without a scan.
-        self._active: OrderedDict[str, int] = OrderedDict()
+        #: from the front without a scan. A plain dict, re-inserted to move an operation
+        #: to the end: an OrderedDict costs one more small allocation per operation, and a
+        #: flood's operations are the bulk of what a burst leaves in the allocator.
+        self._active: dict[str, int] = {}
         #: Operations found idle and not yet given up (see _give_up); any update accepted
         #: for one of them takes it off.
         self._abandoning: dict[str, None] = {}
         #: The active-operations bound refused an update (cleared below 90% of it).
         self._at_active_limit = False
-        #: operation_id -> (last counter accepted, its seq), including pending updates.
-        self._counters: dict[str, tuple[int, int]] = {}
+        #: operation_id -> the last counter accepted and its seq, including pending
+        #: updates, packed into one integer (_pack_counter): a tuple of two costs two or
+        #: three small allocations per operation, this one.
+        self._counters: dict[str, int] = {}
         self._broadcaster = Broadcaster(config.coalesce_window_s)
         self._publishers: set[PublisherSession] = set()
         self._viewer_connections = 0
@@ -178,6 +194,7 @@ class Hub:
             EventLog, self.config.data_dir, synchronous=self.config.synchronous
         )
         self._load(event_log)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="syncwatch-hub-reader")
         loop = asyncio.get_running_loop()
         event_log.start(
             on_commit=lambda seq: loop.call_soon_threadsafe(self._on_commit, seq),
@@ -197,6 +214,7 @@ class Hub:
                 server_header="syncwatch-hub",
             )
         except OSError as exc:
+            self._reader.shutdown()
             await asyncio.to_thread(event_log.close)
             self._log = None
             where = f"{self.config.host}:{self.config.port}"
@@ -240,7 +258,9 @@ class Hub:
             else:
                 active.append(operation)
             if operation.counter is not None:
-                self._counters[operation.operation_id] = (operation.counter, operation.seq)
+                self._counters[operation.operation_id] = _pack_counter(
+                    operation.counter, operation.seq
+                )
         # Idle time counts from this start at the earliest: while the hub was down, its
         # agents could not report. Sorted, since a clock set back between runs could
         # break seq order, and the idle ones must be at the front.
@@ -267,9 +287,15 @@ class Hub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.shutdown)  # after the read in flight
         await asyncio.to_thread(event_log.close)
         self._server = None
         log.info("hub %s stopped at seq %d", self._hub_id, self._committed_seq)
+
+    async def _read(self, read: Callable[[*_Args], _T], *args: *_Args) -> _T:
+        """``read(*args)``, one of the log's blocking reads, on the reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, read, *args)
 
     async def _wait_committed(self, limit_s: float) -> None:
         """Wait (at most ``limit_s``) until everything accepted so far is committed."""
@@ -401,8 +427,8 @@ class Hub:
                     await asyncio.sleep(wait)
                 await session.wait_for_room()
                 await self._room_to_accept()
-                for after_seq, ack in self._accept(updates, source):
-                    session.queue(after_seq, ack)
+                for entry in self._accept(updates, source):
+                    session.queue(entry)
         except RateLimitError as exc:
             self.counters.publishers_rate_limited += 1
             log.warning("closing a publisher from %s: %s", _peer(ws), exc)
@@ -442,7 +468,7 @@ class Hub:
         except ProtocolError as exc:
             self.counters.updates_rejected += 1
             error = ErrorFrame(code=exc.code, detail=exc.reason, field=exc.field)
-            session.queue(0, encode_frame(error))
+            session.queue((0, encode_frame(error)))
             return ()
 
     async def _serve_viewer(self, ws: ServerConnection) -> None:
@@ -547,13 +573,14 @@ class Hub:
         assert event_log is not None
         cursor = since
         while cursor < self._committed_seq:
-            rows = await asyncio.to_thread(
-                event_log.read_after, cursor, self._committed_seq, REPLAY_CHUNK
+            frames = await self._read(
+                event_log.read_after, cursor, self._committed_seq, REPLAY_CHUNK, make_frames
             )
-            if not rows or rows[0][0] != cursor + 1:
+            # Seqs have no holes, except where retention deleted the oldest updates.
+            if not frames or frames[-1].last_seq - cursor != sum(f.updates for f in frames):
                 return None
-            await send_text_frames(ws, [frame.data for frame in make_frames(rows)])
-            cursor = rows[-1][0]
+            await send_text_frames(ws, [frame.data for frame in frames])
+            cursor = frames[-1].last_seq
         return cursor
 
     def _go_live(self, session: ViewerSession, delivered_seq: int) -> None:
@@ -581,7 +608,7 @@ class Hub:
         event_log = self._log
         assert event_log is not None
         while True:
-            seq, rows = await asyncio.to_thread(event_log.snapshot)
+            seq, rows = await self._read(event_log.snapshot)
             # The writer reports a commit to the loop just after SQLite has it.
             if not await self._committed(seq):
                 await _close_and_discard(ws, CLOSE_GOING_AWAY, "hub stopping")
@@ -608,17 +635,18 @@ class Hub:
 
     def _accept(
         self, updates: Sequence[SyncUpdate], source: str | None, *, answer: bool = True
-    ) -> list[tuple[int, bytes]]:
+    ) -> list[Outgoing]:
         """Give each new update its seq and queue it for commit; answer duplicates.
 
-        Returns, per update, the seq that must be committed before its ack may be sent
-        and the encoded ack (nothing when ``answer`` is false: the hub's own updates).
+        Returns, per update, what its publisher is to be sent (publishers.Outgoing): the
+        accepted update itself, acked once committed, or the answer to a duplicate or a
+        refusal; nothing when ``answer`` is false (the hub's own updates).
         Also keeps :attr:`_active` (when each operation was last heard of) up to date."""
         event_log = self._log
         assert event_log is not None
         now_us = int(self._clock() * 1_000_000)
         records: list[LoggedUpdate] = []
-        acks: list[tuple[int, bytes]] = []
+        acks: list[Outgoing] = []
         active, abandoning = self._active, self._abandoning
         room = self.config.max_active_operations - len(active) - len(abandoning)
         if self._at_active_limit and room > self.config.max_active_operations // 10:
@@ -627,7 +655,7 @@ class Hub:
             operation_id, counter = update.operation_id, update.counter
             if counter is not None:
                 last = self._counters.get(operation_id)
-                if last is not None and counter <= last[0]:
+                if last is not None and counter <= last >> _COUNTER_SHIFT:
                     seq = self._duplicate_seq(operation_id, counter, last)
                     self.counters.updates_duplicate += 1
                     ack = Ack(seq=seq, operation_id=operation_id, counter=counter, duplicate=True)
@@ -642,23 +670,21 @@ class Hub:
             self._assigned_seq += 1
             seq = self._assigned_seq
             body = encode_update(with_seq(update, seq, source))
-            records.append(
-                LoggedUpdate(seq, operation_id, counter, update.status.is_terminal, now_us, body)
+            record = LoggedUpdate(
+                seq, operation_id, counter, update.status.is_terminal, now_us, body
             )
+            records.append(record)
             if counter is not None:
-                self._counters[operation_id] = (counter, seq)
+                self._counters[operation_id] = _pack_counter(counter, seq)
                 self._pending_keys[(operation_id, counter)] = seq
-            if update.status.is_terminal:
-                active.pop(operation_id, None)
-            else:
+            # Off the list, and back at its end if still active: heard of just now.
+            active.pop(operation_id, None)
+            if not update.status.is_terminal:
                 active[operation_id] = now_us
-                active.move_to_end(operation_id)
             if abandoning:
                 abandoning.pop(operation_id, None)  # heard of again: not idle any more
             if answer:
-                acks.append(
-                    (seq, encode_frame(Ack(seq=seq, operation_id=operation_id, counter=counter)))
-                )
+                acks.append(record)
         if records:
             self._pending.extend(records)
             self.counters.uncommitted_peak = max(self.counters.uncommitted_peak, len(self._pending))
@@ -697,16 +723,18 @@ class Hub:
         )
         return encode_frame(error)
 
-    def _duplicate_seq(self, operation_id: str, counter: int, last: tuple[int, int]) -> int:
-        if counter == last[0]:
-            return last[1]
+    def _duplicate_seq(self, operation_id: str, counter: int, last: int) -> int:
+        """The seq at which ``counter`` of ``operation_id`` was accepted (``last``: the
+        operation's packed latest counter and seq, with ``counter`` at most that one)."""
+        if counter == last >> _COUNTER_SHIFT:
+            return last & _SEQ_MASK
         pending = self._pending_keys.get((operation_id, counter))
         if pending is not None:
             return pending
         assert self._log is not None
         stored = self._log.find_seq(operation_id, counter)
         # Gone from the log (retention): the operation's latest accepted seq stands in.
-        return stored if stored is not None else last[1]
+        return stored if stored is not None else last & _SEQ_MASK
 
     def _on_commit(self, seq: int) -> None:
         """The log committed everything up to ``seq`` (runs on the loop)."""
@@ -829,7 +857,7 @@ class Hub:
             # committed (long since, unless abandon_after_s is tiny).
             if not await self._committed(self._assigned_seq):
                 break
-            bodies = await asyncio.to_thread(self._log.bodies, chunk)
+            bodies = await self._read(self._log.bodies, chunk)
             if not self._writing():  # stopping, or the log failed, meanwhile
                 break
             verdicts: list[SyncUpdate] = []
@@ -913,8 +941,13 @@ class Hub:
         set it: a resend after this is stored anew (docs/protocol.md, section 6)."""
         del self._held[operation_id]
         counter = self._counters.get(operation_id)
-        if counter is not None and counter[1] <= seq:
+        if counter is not None and counter & _SEQ_MASK <= seq:
             del self._counters[operation_id]
+
+
+def _pack_counter(counter: int, seq: int) -> int:
+    """A publisher's counter (at most 2**53 - 1) and the seq it got, as one integer."""
+    return counter << _COUNTER_SHIFT | seq
 
 
 def _exact_span(seconds: float) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final, NamedTuple
 
 from websockets.asyncio.server import ServerConnection
@@ -49,13 +49,11 @@ class OutgoingFrame(NamedTuple):
 
 
 def make_frames(
-    updates: Sequence[tuple[int, bytes]], max_bytes: int = MAX_FRAME_BYTES
+    updates: Iterable[tuple[int, bytes]], max_bytes: int = MAX_FRAME_BYTES
 ) -> list[OutgoingFrame]:
     """Frames for consecutive (seq, encoded update) pairs: one sync_update frame for a lone
-    update, otherwise batch frames that each stay under ``max_bytes`` (clients refuse more)."""
-    if len(updates) == 1:
-        seq, body = updates[0]
-        return [OutgoingFrame(body, 1, seq)]
+    update, otherwise batch frames that each stay under ``max_bytes`` (clients refuse more).
+    ``updates`` is read once, in order (a replay passes the log's rows as they are read)."""
     frames: list[OutgoingFrame] = []
     chunk: list[bytes] = []
     size = _BATCH_OVERHEAD

@@ -1,0 +1,70 @@
+"""What viewers' catch-ups leave behind in the hub.
+
+Replays, snapshots and give-ups read the log through one connection, on one thread: the
+connection's page cache is small (each page is read once, in seq order), and no pool of
+worker threads each keeps a C-allocator arena of its own. In the chaos run each catch-up
+of the app grew the hub by ~2 MiB for good before this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from syncwatch.core.protocol import Ack
+from syncwatch.heap import memory_use
+from syncwatch.hub import Hub, HubConfig
+from tests.hub.wire import (
+    batch_json,
+    publisher,
+    receive_updates,
+    recv_frame,
+    run,
+    update_json,
+    viewer,
+)
+
+#: ~400 bytes each: ~5 MiB of log, more than SQLite's default page cache of 2 MiB.
+UPDATES = 12_000
+VIEWERS = 3
+
+
+def test_catch_ups_read_through_one_small_cache_on_one_thread(tmp_path: Path) -> None:
+    if memory_use().sqlite is None:
+        pytest.skip("SQLite's memory figure is not available here")
+    item = "photos/2026/holiday/" + "x" * 200
+
+    async def body() -> tuple[int, set[str]]:
+        async with Hub(HubConfig(data_dir=tmp_path / "hub", port=0)) as hub:
+            async with publisher(hub.url) as pub:
+                for start in range(0, UPDATES, 100):
+                    await pub.send(
+                        batch_json(
+                            update_json(f"op-{i}", counter=1, item=item)
+                            for i in range(start, start + 100)
+                        )
+                    )
+                    answers = [await recv_frame(pub) for _ in range(100)]
+                    assert all(isinstance(a, Ack) for a in answers)
+            assert hub.seq == UPDATES
+            threads_before = {t.name for t in threading.enumerate()}
+            sqlite_before = memory_use().sqlite or 0
+
+            async def catch_up() -> None:
+                async with viewer(hub.url, since=0, max_size=None) as (ws, _):
+                    updates = await receive_updates(ws, UPDATES)
+                    assert [u.seq for u in updates] == list(range(1, UPDATES + 1))
+
+            for _ in range(2):
+                await asyncio.gather(*(catch_up() for _ in range(VIEWERS)))
+            grown = (memory_use().sqlite or 0) - sqlite_before
+            new_threads = {t.name for t in threading.enumerate()} - threads_before
+        return grown, new_threads
+
+    grown, new_threads = run(body(), timeout=120)
+    assert grown < 1 << 20, f"SQLite grew by {grown / 2**20:.1f} MiB over the catch-ups"
+    assert all(name.startswith("syncwatch-hub-reader") for name in new_threads), new_threads
+    assert len(new_threads) <= 1, f"the log was read on {len(new_threads)} new threads"
