@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from syncwatch.heap import freeze_long_lived
+from syncwatch.heap import _MALLINFO2, freeze_long_lived
 
 
 @pytest.fixture
@@ -62,3 +65,36 @@ def test_freed_memory_goes_back_to_the_system() -> None:
     after = rss_kib()
     assert keep
     assert after - before < 20_000, f"{after - before} KiB still held after the trim"
+
+
+_AFTER_A_LARGE_FREE = """
+import ctypes, sys
+from syncwatch.heap import _MALLINFO2, keep_large_blocks_mapped
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "fixed":
+    keep_large_blocks_mapped()
+libc.free(libc.malloc(4 << 20))  # a snapshot's buffer, mapped, then freed
+before = _MALLINFO2().hblks
+block = libc.malloc(512 << 10)  # a catch-up's write
+print(_MALLINFO2().hblks - before)
+libc.free(block)
+"""
+
+
+@pytest.mark.skipif(_MALLINFO2 is None, reason="not glibc")
+@pytest.mark.parametrize(("policy", "mapped"), [("default", 0), ("fixed", 1)])
+def test_large_blocks_stay_mapped_after_a_larger_one_was_freed(policy: str, mapped: int) -> None:
+    """glibc's default raises its mapping threshold to every mapped block freed, so the
+    half-megabyte block lands in the heap ("default", 0 new mappings); with the threshold
+    fixed it gets a mapping of its own, handed back when freed."""
+    out = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_LARGE_FREE, policy],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONMALLOC": "pymalloc"},
+    ).stdout
+    assert int(out) == mapped

@@ -25,6 +25,15 @@ no-op elsewhere). The hub calls it after each maintenance pass and the engine af
 housekeeping, at most once a minute; both run only then, never on a busy path. This is
 the remedy Dask documents for the same glibc behaviour in its workers.
 
+glibc also serves a large allocation (128 KiB and up, at first) with a mapping of its
+own, returned to the system the moment it is freed; but each time such a block is freed
+it raises that threshold to the block's size, up to 32 MiB. After the first catch-up
+(half-megabyte writes) or snapshot (megabytes), buffers that size come from the heaps
+instead, and their pages stay until a trim. :func:`keep_large_blocks_mapped` fixes the
+threshold at 128 KiB (setting it turns the adjustment off, mallopt(3)): the app and the
+hub call it at start-up. In the chaos run the hub's RSS then rose less at each viewer's
+catch-up (docs/reliability.md).
+
 What remains after a burst is mostly not live data. :func:`memory_use` tells them apart
 (the hub's ``/metrics`` shows it). After the chaos run's hostile flood and stalled viewer
 the hub's RSS ended 13-16 MiB above its warm-up figure, on pymalloc and on the C
@@ -66,6 +75,21 @@ def freeze_long_lived(reason: str) -> int:
     return frozen
 
 
+#: mallopt(3)'s parameter for the size from which allocations get a mapping of their own.
+_M_MMAP_THRESHOLD: Final = -3
+#: glibc's initial threshold, kept fixed by keep_large_blocks_mapped.
+LARGE_BLOCK_BYTES: Final = 128 * 1024
+
+
+def keep_large_blocks_mapped() -> bool:
+    """Have glibc serve every allocation of :data:`LARGE_BLOCK_BYTES` or more with a
+    mapping of its own, whatever was freed before (see the module docstring); False where
+    the C library has no such setting."""
+    if _MALLOPT is None:
+        return False
+    return bool(_MALLOPT(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES))
+
+
 def _find_malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
     name = ctypes.util.find_library("c")
@@ -82,6 +106,23 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 #: Looked up once; None where there is no such call.
 _MALLOC_TRIM: Final = _find_malloc_trim()
+
+
+def _find_mallopt() -> Callable[[int, int], int] | None:
+    """glibc's ``mallopt``, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+_MALLOPT: Final = _find_mallopt()
 
 
 class _MallInfo2(ctypes.Structure):

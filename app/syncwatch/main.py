@@ -299,7 +299,7 @@ async def _serve(
     from syncwatch import desktop  # noqa: PLC0415
     from syncwatch.client.engine import SyncEngine, hub_is_loopback, public_url  # noqa: PLC0415
     from syncwatch.client.store import HistoryReader, HistoryStore, StoreWriter  # noqa: PLC0415
-    from syncwatch.heap import freeze_long_lived  # noqa: PLC0415
+    from syncwatch.heap import freeze_long_lived, keep_large_blocks_mapped  # noqa: PLC0415
     from syncwatch.hub.config import HubConfig, Role  # noqa: PLC0415
     from syncwatch.hub.server import Hub  # noqa: PLC0415
     from syncwatch.qt.model import SyncStateModel  # noqa: PLC0415
@@ -404,6 +404,7 @@ async def _serve(
     else:
         log.info("network reachability: %s", network.backend or "no backend on this platform")
     freeze_long_lived("start-up")
+    keep_large_blocks_mapped()
     # public_url: a hub URL may carry ?token= (browsers' way), which must not reach logs.
     log.info("syncwatch ready: hub %s, history %s", public_url(hub_url), store.path)
 

@@ -42,8 +42,9 @@ def test_a_snapshot_taken_during_a_stream_is_the_state_at_its_seq(tmp_path: Path
                 )
                 assert all(isinstance(a, Ack) for a in acks)
 
-            async def snapshot_viewer(delay: float) -> int:
-                await asyncio.sleep(delay)
+            async def snapshot_viewer(after_seq: int) -> int:
+                while hub.seq < after_seq:  # mid-stream, however slow the machine is
+                    await asyncio.sleep(0.001)
                 async with viewer(hub.url) as (ws, _):
                     snapshot = await recv_frame(ws)
                     assert isinstance(snapshot, Snapshot)
@@ -59,7 +60,10 @@ def test_a_snapshot_taken_during_a_stream_is_the_state_at_its_seq(tmp_path: Path
                     return snapshot.seq
 
             *_, first, second, third = await asyncio.gather(
-                stream(), snapshot_viewer(0.05), snapshot_viewer(0.15), snapshot_viewer(0.3)
+                stream(),
+                snapshot_viewer(1),
+                snapshot_viewer(total // 4),
+                snapshot_viewer(total // 2),
             )
             assert 0 < first <= second <= third, "the snapshots did not land mid-stream"
 

@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from syncwatch.heap import keep_large_blocks_mapped
 from syncwatch.hub.config import (
     DEFAULT_ABANDON_AFTER_S,
     DEFAULT_MAX_ACTIVE,
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: HubConfig) -> None:
+    keep_large_blocks_mapped()  # this process is the hub's alone (syncwatch.heap)
     hub = Hub(config)
     await hub.start()
     stop = asyncio.Event()

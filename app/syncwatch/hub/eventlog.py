@@ -27,7 +27,7 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple, TypeVar
 
@@ -389,23 +389,33 @@ class EventLog:
             )
             return into(rows)
 
-    def snapshot(self) -> tuple[int, list[tuple[str, bytes]]]:
-        """The operations table as one commit left it: ``(seq, [(operation_id, body)])``,
-        in seq order, where ``seq`` is the last seq that commit covered. One read
-        transaction, so the two agree however many commits land meanwhile (WAL readers see
-        the database as it was when they began). Blocking: call it from a worker thread."""
+    def snapshot(self, keep: Container[str]) -> tuple[int, bytearray]:
+        """The operations table as one commit left it: ``(seq, bodies)``, where ``seq`` is
+        the last seq that commit covered and ``bodies`` the latest updates of the
+        operations in ``keep``, in seq order, joined by commas (a snapshot frame's list).
+
+        One read transaction, so the two agree however many commits land meanwhile (WAL
+        readers see the database as it was when they began). The rows are joined into one
+        buffer as they are read: a list of them all was a tuple, a str and a bytes object
+        per operation at once, tens of megabytes of small objects for a large hub, whose
+        pages the allocator kept afterwards. Blocking: call it from a worker thread (it
+        tests membership in ``keep`` there, one atomic lookup at a time)."""
+        bodies = bytearray()
         with self._reader_lock:
             db = self._reader_db
             db.execute("BEGIN")
             try:
                 row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-                rows = db.execute(
+                for operation_id, body in db.execute(
                     "SELECT operation_id, body FROM operations ORDER BY seq"
-                ).fetchall()
+                ):
+                    if operation_id in keep:
+                        if bodies:
+                            bodies += b","
+                        bodies += body
             finally:
                 db.execute("COMMIT")
-        seq = int(row[0]) if row is not None else 0
-        return seq, [(str(operation_id), bytes(body)) for operation_id, body in rows]
+        return (int(row[0]) if row is not None else 0), bodies
 
     def bodies(self, operation_ids: Sequence[str]) -> dict[str, bytes]:
         """The stored latest update of each of ``operation_ids`` that has one.

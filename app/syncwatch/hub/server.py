@@ -80,6 +80,8 @@ CLOSE_POLICY: Final = 1008
 CLOSE_SERVER_ERROR: Final = 1011
 #: Updates read from the log per query during a replay.
 REPLAY_CHUNK: Final = 2000
+#: Seconds between two calls of release_free_memory (see Hub._release_loop).
+RELEASE_INTERVAL_S: Final = 10.0
 #: Verdicts on idle operations built and committed at a time (see Hub._give_up).
 ABANDON_CHUNK: Final = 500
 #: Hub._counters packs (counter, seq) as counter << 64 | seq; seqs stay below 2**63.
@@ -226,6 +228,7 @@ class Hub:
         sockets = list(self._server.sockets)
         self._port = int(sockets[0].getsockname()[1])
         self._spawn(self._maintenance_loop())
+        self._spawn(self._release_loop())
         log.info(
             "hub %s listening on %s (log %s, seq %d, auth %s)",
             self._hub_id,
@@ -601,28 +604,24 @@ class Hub:
 
         The log's operations table is read in one transaction together with the seq it
         covers (:meth:`EventLog.snapshot`), so the snapshot is exact at that seq. Operations
-        the hub stopped holding since (evicted, expired) are left out: their removal from
-        the table may still be waiting for the next commit. If retention removes updates
-        between the snapshot and the replay (only with a tiny ``retention_updates``), the
-        snapshot is taken again."""
+        the hub no longer holds (evicted) are left out: their removal from the table may
+        still be waiting for the next commit. If retention removes updates between the
+        snapshot and the replay (only with a tiny ``retention_updates``), the snapshot is
+        taken again."""
         event_log = self._log
         assert event_log is not None
         while True:
-            seq, rows = await self._read(event_log.snapshot)
+            seq, bodies = await self._read(event_log.snapshot, self._held)
             # The writer reports a commit to the loop just after SQLite has it.
             if not await self._committed(seq):
                 await _close_and_discard(ws, CLOSE_GOING_AWAY, "hub stopping")
                 return
-            held = self._held
-            bodies = [body for operation_id, body in rows if operation_id in held]
-            del rows  # the snapshot can be large: nothing of it stays alive during the replay
-            data = (
-                b'{"type":"snapshot","seq":%d,"hub_id":"%s","operations":['
-                % (seq, self._hub_id.encode())
-                + b",".join(bodies)
-                + b"]}"
+            head = b'{"type":"snapshot","seq":%d,"hub_id":"%s","operations":[' % (
+                seq,
+                self._hub_id.encode(),
             )
-            del bodies
+            data = b"".join((head, bodies, b"]}"))
+            del bodies  # the snapshot can be large: nothing of it stays alive during the replay
             await ws.send(data, text=True)
             del data
             cursor = await self._replay(ws, seq)
@@ -792,11 +791,17 @@ class Hub:
             done=lambda result: loop.call_soon_threadsafe(self._on_maintenance, result),
         )
 
+    async def _release_loop(self) -> None:
+        """Hand the memory the C allocator keeps after a burst (a flood, a replay to many
+        viewers) back to the system, every RELEASE_INTERVAL_S (syncwatch.heap). Once a
+        maintenance interval, as before, let the hub's RSS climb by 2-3 MiB between two
+        calls in the chaos run; each call takes about a millisecond."""
+        while True:
+            await asyncio.sleep(RELEASE_INTERVAL_S)
+            release_free_memory()
+
     def _on_maintenance(self, result: Maintenance) -> None:
         self._oldest_seq = result.oldest_seq
-        # A burst (a flood, a replay to many viewers) leaves freed memory in the C
-        # allocator's arenas: hand it back once a maintenance interval (syncwatch.heap).
-        release_free_memory()
         for operation_id, seq in result.expired_operations:
             if self._held.get(operation_id) != seq:
                 continue  # updated again since the pass looked at it
