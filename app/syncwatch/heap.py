@@ -21,8 +21,8 @@ writer), and returns memory to the system only from the top of a heap. After a f
 79,800 updates an in-process hub measured 202 MiB of RSS, and 55 MiB after
 ``malloc_trim(0)``, with the same live objects (``benchmarks/bench_heap.py``).
 :func:`release_free_memory` makes that call (on glibc only; a
-no-op elsewhere). The hub calls it after each maintenance pass and the engine after its
-housekeeping, at most once a minute; both run only then, never on a busy path. This is
+no-op elsewhere). The hub calls it every 10 seconds and the engine after its
+housekeeping, at most once a minute; neither on a busy path. This is
 the remedy Dask documents for the same glibc behaviour in its workers.
 
 glibc also serves a large allocation (128 KiB and up, at first) with a mapping of its
