@@ -14,6 +14,7 @@ from pathlib import Path
 
 from syncwatch.core.protocol import MAX_HUB_FRAME_BYTES, Ack, Snapshot, parse_frame
 from syncwatch.hub import Hub, HubConfig
+from tests.client.connection_support import wait_until
 from tests.hub.test_subscribe import _updates
 from tests.hub.wire import publish, publisher, recv_frame, run, stream_batches, update_json, viewer
 
@@ -43,8 +44,8 @@ def test_a_snapshot_taken_during_a_stream_is_the_state_at_its_seq(tmp_path: Path
                 assert all(isinstance(a, Ack) for a in acks)
 
             async def snapshot_viewer(after_seq: int) -> int:
-                while hub.seq < after_seq:  # mid-stream, however slow the machine is
-                    await asyncio.sleep(0.001)
+                # Mid-stream, however slow the machine is.
+                await wait_until(lambda: hub.seq >= after_seq, within=30, what=f"seq {after_seq}")
                 async with viewer(hub.url) as (ws, _):
                     snapshot = await recv_frame(ws)
                     assert isinstance(snapshot, Snapshot)
