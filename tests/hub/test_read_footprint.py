@@ -1,4 +1,4 @@
-"""What viewers' catch-ups leave behind in the hub.
+"""What viewers' catch-ups, snapshots and group commits leave behind in the hub.
 
 Replays, snapshots and give-ups read the log through one connection, on one thread: the
 connection's page cache is small (each page is read once, in seq order), and no pool of
@@ -106,3 +106,40 @@ def test_a_snapshot_is_joined_as_it_is_read_not_listed_first(tmp_path: Path) -> 
     operations = orjson.loads(b"[" + bodies + b"]")
     assert [o["operation_id"] for o in operations] == sorted(keep)
     assert peak < 1.5 * len(bodies), f"peak {peak:,} bytes for a {len(bodies):,}-byte snapshot"
+
+
+def test_a_group_commit_adds_no_object_per_update(tmp_path: Path) -> None:
+    """The writer hands SQLite each row as it is made: a group commit of 5,000 updates (the
+    size a publisher's burst reaches, ``max_uncommitted_updates``) costs a few KiB beyond
+    the updates themselves, not a list of 5,000 parameter tuples (~300 KiB at the top of
+    a burst, when the hub's heap is largest)."""
+    count = 5_000
+    log = EventLog(tmp_path / "hub")
+    committed = threading.Event()
+    failures: list[Exception] = []
+    log.start(
+        on_commit=lambda seq: seq % count == 0 and committed.set(), on_failure=failures.append
+    )
+
+    def updates(first: int) -> list[LoggedUpdate]:
+        return [
+            LoggedUpdate(
+                seq, f"flood-{seq // 5}", None, False, 1, update_json(f"flood-{seq // 5}").encode()
+            )
+            for seq in range(first, first + count)
+        ]
+
+    log.append(updates(1))  # so that the commit measured is not the log's first
+    assert committed.wait(30), failures
+    committed.clear()
+    group = updates(count + 1)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        log.append(group)
+        assert committed.wait(30), failures
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+        log.close()
+    assert peak < 100 * 1024, f"a commit of {count:,} updates peaked at {peak:,} bytes"
