@@ -794,7 +794,9 @@ class Hub:
         """Hand the memory the C allocator keeps after a burst (a flood, a replay to many
         viewers) back to the system, every RELEASE_INTERVAL_S (syncwatch.heap). Once a
         maintenance interval, as before, let the hub's RSS climb by 2-3 MiB between two
-        calls in the chaos run; each call takes about a millisecond."""
+        calls in the chaos run. A call holds the allocator ~0.3 ms when 4 MiB were freed
+        since the last one, ~3 ms for 40 MiB, and under 0.4 ms when nothing was (20 KB
+        blocks with one survivor in eight, measured on this project's 2-core machine)."""
         while True:
             await asyncio.sleep(RELEASE_INTERVAL_S)
             release_free_memory()
