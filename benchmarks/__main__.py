@@ -16,6 +16,7 @@ BENCHMARKS = [
     "benchmarks.bench_store",
     "benchmarks.bench_engine",
     "benchmarks.bench_startup",
+    "benchmarks.bench_plots",
     "benchmarks.bench_memory",
     "benchmarks.bench_heap",
 ]
