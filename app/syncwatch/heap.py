@@ -36,12 +36,14 @@ catch-up (docs/reliability.md).
 
 What remains after a burst is mostly not live data. :func:`memory_use` tells them apart
 (the hub's ``/metrics`` shows it). After the chaos run's hostile flood and stalled viewer
-the hub's RSS ended 13-16 MiB above its warm-up figure, on pymalloc and on the C
+the hub's RSS once ended 13-16 MiB above its warm-up figure, on pymalloc and on the C
 allocator (``PYTHONMALLOC=malloc``) alike, while on the C allocator, where glibc's heap
 holds every object, the live heap was back within 0.6 MiB (20.1 -> 20.7 MiB): the rest
 is pages that hold a few surviving objects among freed ones, which no trim can return
-(``benchmarks/bench_heap.py`` part 3, docs/reliability.md). The hub therefore keeps
-CPython's default allocator.
+(``benchmarks/bench_heap.py`` part 3, docs/reliability.md). So the remedy is a smaller
+peak, not another allocator: with the hub's bursts made smaller (session 5) the same run
+ends 4-5 MiB above warm-up, and the C allocator, tried again, left more than pymalloc.
+The hub keeps CPython's default allocator.
 """
 
 from __future__ import annotations
