@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -73,27 +74,40 @@ def test_catch_ups_read_through_one_small_cache_on_one_thread(tmp_path: Path) ->
     assert len(new_threads) <= 1, f"the log was read on {len(new_threads)} new threads"
 
 
+def _started_log(path: Path) -> tuple[EventLog, Callable[[list[LoggedUpdate]], None]]:
+    """An event log with its writer thread running, and a function that appends updates
+    and returns once the last of them is committed."""
+    log = EventLog(path)
+    changed = threading.Condition()
+    committed = [0]
+    failures: list[Exception] = []
+
+    def on_commit(seq: int) -> None:
+        with changed:
+            committed[0] = seq
+            changed.notify_all()
+
+    def append_committed(updates: list[LoggedUpdate]) -> None:
+        log.append(updates)
+        with changed:
+            assert changed.wait_for(lambda: committed[0] >= updates[-1].seq, 30), failures
+
+    log.start(on_commit=on_commit, on_failure=failures.append)
+    return log, append_committed
+
+
 def test_a_snapshot_is_joined_as_it_is_read_not_listed_first(tmp_path: Path) -> None:
     """The snapshot's peak memory is about its own size: no tuple, str and bytes object per
     operation alive at once next to it (with 150-byte updates those were more than the
     updates themselves)."""
     count = 20_000
-    log = EventLog(tmp_path / "hub")
-    committed = threading.Event()
-
-    def on_commit(seq: int) -> None:
-        if seq == count:
-            committed.set()
-
-    failures: list[Exception] = []
-    log.start(on_commit=on_commit, on_failure=failures.append)
-    log.append(
+    log, append_committed = _started_log(tmp_path / "hub")
+    append_committed(
         [
             LoggedUpdate(seq, f"op-{seq:06d}", None, False, 0, b'{"operation_id":"op-%06d"}' % seq)
             for seq in range(1, count + 1)
         ]
     )
-    assert committed.wait(30), failures
     keep = {f"op-{seq:06d}" for seq in range(1, count + 1, 2)}  # every other one
     tracemalloc.start()
     try:
@@ -114,12 +128,7 @@ def test_a_group_commit_adds_no_object_per_update(tmp_path: Path) -> None:
     the updates themselves, not a list of 5,000 parameter tuples (~300 KiB at the top of
     a burst, when the hub's heap is largest)."""
     count = 5_000
-    log = EventLog(tmp_path / "hub")
-    committed = threading.Event()
-    failures: list[Exception] = []
-    log.start(
-        on_commit=lambda seq: seq % count == 0 and committed.set(), on_failure=failures.append
-    )
+    log, append_committed = _started_log(tmp_path / "hub")
 
     def updates(first: int) -> list[LoggedUpdate]:
         return [
@@ -129,15 +138,12 @@ def test_a_group_commit_adds_no_object_per_update(tmp_path: Path) -> None:
             for seq in range(first, first + count)
         ]
 
-    log.append(updates(1))  # so that the commit measured is not the log's first
-    assert committed.wait(30), failures
-    committed.clear()
+    append_committed(updates(1))  # so that the commit measured is not the log's first
     group = updates(count + 1)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        log.append(group)
-        assert committed.wait(30), failures
+        append_committed(group)
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
